@@ -1,0 +1,264 @@
+"""Typed infobox values: entity links, dates, numbers, quantities with units, strings.
+
+An infobox parameter value is first split into list items (``<br>``, bullets,
+``{{plainlist}}``, ``{{flatlist}}``, ``{{ubl}}``...), then each item is typed in order of
+confidence: date templates, ``{{convert}}``/``{{height}}``, wikilinks, plain dates,
+numbers (with scale words and units), and finally a cleaned, language-tagged string.
+A value that still contains template or link debris after cleaning is never emitted.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from decimal import Decimal, InvalidOperation
+
+import mwparserfromhell
+from mwparserfromhell.nodes import Tag, Template, Wikilink
+
+from extraction.records import Value
+from extraction.titles import TitleNormalizer
+from extraction.wikitext import strip_noise
+
+MONTHS = {m: i + 1 for i, m in enumerate(
+    "january february march april may june july august september october november december".split())}
+MONTHS.update({m[:3]: i for m, i in list(MONTHS.items())})
+MONTHS["sept"] = 9
+
+_DATE_TEMPLATES = {
+    "birth date", "birth date and age", "death date", "death date and age", "start date",
+    "end date", "dts", "start date and age", "end date and age", "birth-date", "death-date",
+    "film date", "release date", "date", "bda", "dob", "start and end dates", "birth year and age",
+    "death year and age", "birth based on age as of date",
+}
+_LIST_TEMPLATES = {"plainlist", "plain list", "flatlist", "flat list", "ubl", "unbulleted list",
+                   "hlist", "bulleted list", "bull list", "ublist", "unbullet", "collapsible list",
+                   "nowrap list", "startplainlist", "endplainlist", "ordered list"}
+_NOTE_TEMPLATES = {"small", "efn", "refn", "sfn", "citation needed", "cn", "nbsp", "ref label",
+                   "increase", "decrease", "steady", "flagicon", "flag icon", "nowrap"}
+_DATE_KEY = re.compile(r"date|year|founded|establish|formation|formed|born|birth|death|died|"
+                       r"start|end|release|publish|open|close|built|since|term|first|last|admit|"
+                       r"inception|dissolv|incorporat|launch|retired|active|elected", re.I)
+_SCALE = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12,
+          "mn": 10**6, "bn": 10**9, "m": 10**6, "b": 10**9}
+UNITS = {
+    "km": "km", "kilometre": "km", "kilometer": "km", "kilometres": "km", "kilometers": "km",
+    "m": "m", "metre": "m", "meter": "m", "metres": "m", "meters": "m", "cm": "cm", "mm": "mm",
+    "mi": "mi", "mile": "mi", "miles": "mi", "ft": "ft", "feet": "ft", "foot": "ft", "in": "in",
+    "inch": "in", "inches": "in", "yd": "yd", "nmi": "nmi", "km2": "km2", "km²": "km2",
+    "sq km": "km2", "square kilometres": "km2", "square kilometers": "km2", "sqkm": "km2",
+    "mi2": "sqmi", "sqmi": "sqmi", "sq mi": "sqmi", "mi²": "sqmi", "square miles": "sqmi",
+    "m2": "m2", "m²": "m2", "ha": "ha", "hectares": "ha", "acre": "acre", "acres": "acre",
+    "kg": "kg", "kilograms": "kg", "g": "g", "t": "t", "tonnes": "t", "lb": "lb", "lbs": "lb",
+    "pounds": "lb", "oz": "oz", "st": "st", "l": "L", "litres": "L", "liters": "L", "ml": "mL",
+    "gal": "gal", "km/h": "km/h", "kph": "km/h", "mph": "mph", "m/s": "m/s", "°c": "Cel",
+    "°f": "[degF]", "k": "K", "%": "%", "percent": "%", "per cent": "%", "au": "AU",
+    "ly": "ly", "pc": "pc", "kw": "kW", "mw": "MW", "gw": "GW", "hp": "hp", "cc": "cm3",
+    "people": "people", "inhabitants": "people", "years": "a", "year": "a", "days": "d",
+    "hours": "h", "minutes": "min", "seconds": "s", "/km2": "/km2", "/sq mi": "/sqmi",
+}
+_CURRENCY = {"$": "USD", "us$": "USD", "usd": "USD", "€": "EUR", "eur": "EUR", "£": "GBP",
+             "gbp": "GBP", "¥": "JPY", "a$": "AUD", "c$": "CAD", "chf": "CHF", "₹": "INR"}
+_NUMBER = re.compile(
+    r"^(?P<cur>US\$|A\$|C\$|\$|€|£|¥|₹|USD|EUR|GBP|CHF)?\s*"
+    r"(?P<num>[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)"
+    r"(?:\s*(?P<scale>thousand|million|billion|trillion|mn|bn)\b)?"
+    r"(?:\s*(?P<symbol>%|°[CF]|/km2|/km²|/sq\s?mi)|\s+(?P<unit>[^\d\s(][^()]{0,24}?))?"
+    r"\s*(?P<note>\([^()]*\))?\s*$", re.I)
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
+_DMY = re.compile(r"^(\d{1,2})\s+([A-Za-z]+)\.?,?\s+(\d{3,4})$")
+_MDY = re.compile(r"^([A-Za-z]+)\.?\s+(\d{1,2}),?\s+(\d{3,4})$")
+_MY = re.compile(r"^([A-Za-z]+)\.?,?\s+(\d{3,4})$")
+_YEAR = re.compile(r"^(\d{3,4})$")
+_TRAILING_NOTE = re.compile(r"\s*\((?:aged?|age)\s+\d+[^()]*\)\s*$|\s*\([^()]*\)\s*$")
+_DEBRIS = ("{{", "}}", "[[", "]]", "|")
+_ITEM_SPLIT = re.compile(r"<br\s*/?>|\x1e|\n\s*[*#]+\s*|^\s*[*#]+\s*", re.I)
+
+
+def _template_name(template: Template) -> str:
+    name = str(template.name).replace("_", " ")
+    name = re.sub(r"<!--.*?-->", "", name, flags=re.S)
+    name = " ".join(name.split()).lower()
+    return name[len("template:"):].strip() if name.startswith("template:") else name
+
+
+def _positional(template: Template) -> list[str]:
+    return [str(p.value).strip() for p in template.params if not p.showkey]
+
+
+def _iso(year: int, month: int | None = None, day: int | None = None) -> tuple[str, str] | None:
+    if not 1 <= year <= 9999 or (month is not None and not 1 <= month <= 12):
+        return None
+    if month is None:
+        return f"{year:04d}", "xsd:gYear"
+    if day is None:
+        return f"{year:04d}-{month:02d}", "xsd:gYearMonth"
+    if not 1 <= day <= 31:
+        return None
+    return f"{year:04d}-{month:02d}-{day:02d}", "xsd:date"
+
+
+def date_from_template(template: Template) -> Value | None:
+    """``{{birth date|1809|2|12}}`` -> 1809-02-12; the first (y, m, d) triple wins."""
+    numbers = [a for a in _positional(template) if re.fullmatch(r"\d{1,4}", a)]
+    if not numbers:
+        text = " ".join(_positional(template))
+        return parse_date(text) if text else None
+    parts = [int(n) for n in numbers[:3]]
+    parsed = _iso(*parts)
+    return Value("date", parsed[0], parsed[1]) if parsed else None
+
+
+def parse_date(text: str, allow_year: bool = True) -> Value | None:
+    """Plain-text dates: ISO, ``12 February 1809``, ``February 12, 1809``, ``May 1940``, years."""
+    text = _TRAILING_NOTE.sub("", text.strip()).strip()
+    parsed = None
+    if match := _ISO_DATE.match(text):
+        parsed = _iso(int(match[1]), int(match[2]), int(match[3]) if match[3] else None)
+    elif (match := _DMY.match(text)) and match[2].lower() in MONTHS:
+        parsed = _iso(int(match[3]), MONTHS[match[2].lower()], int(match[1]))
+    elif (match := _MDY.match(text)) and match[1].lower() in MONTHS:
+        parsed = _iso(int(match[3]), MONTHS[match[1].lower()], int(match[2]))
+    elif (match := _MY.match(text)) and match[1].lower() in MONTHS:
+        parsed = _iso(int(match[2]), MONTHS[match[1].lower()])
+    elif allow_year and (match := _YEAR.match(text)):
+        parsed = _iso(int(match[1]))
+    return Value("date", parsed[0], parsed[1]) if parsed else None
+
+
+def _number(lexical: str, scale: str | None = None) -> tuple[str, str] | None:
+    try:
+        number = Decimal(lexical.replace(",", "").replace("−", "-"))
+    except InvalidOperation:
+        return None
+    if scale:
+        number *= _SCALE[scale.lower()]
+    if number == number.to_integral_value():
+        return str(int(number)), "xsd:integer"
+    return format(number.normalize(), "f"), "xsd:decimal"
+
+
+def parse_number(text: str) -> Value | None:
+    """``4,858,979 (2015 est.)`` -> integer; ``3.2 million`` -> 3200000; ``5 km`` -> quantity."""
+    match = _NUMBER.match(text.strip())
+    if not match:
+        return None
+    number = _number(match["num"], match["scale"])
+    if number is None:
+        return None
+    unit = None
+    written_unit = match["unit"] or match["symbol"]
+    if written_unit:
+        unit = UNITS.get(" ".join(written_unit.lower().rstrip(".").split()))
+        if unit is None:
+            return None
+    if match["cur"]:
+        unit = _CURRENCY.get(match["cur"].lower())
+    if unit:
+        return Value("quantity", number[0], "xsd:decimal", unit=unit)
+    return Value("integer" if number[1] == "xsd:integer" else "decimal", number[0], number[1])
+
+
+def quantity_from_template(template: Template) -> Value | None:
+    """``{{convert|5|km|mi}}`` -> 5 km; ``{{height|ft=5|in=11}}`` -> 1.8034 m."""
+    name = _template_name(template)
+    if name in ("convert", "cvt"):
+        args = _positional(template)
+        if len(args) >= 2:
+            unit_index = 3 if len(args) >= 4 and args[1] in ("-", "to", "–") else 1
+            number = _number(args[0])
+            unit = UNITS.get(args[unit_index].lower(), args[unit_index]) if number else None
+            if number and unit and re.fullmatch(r"[\w/%°²³.]+", unit):
+                return Value("quantity", number[0], "xsd:decimal", unit=unit)
+        return None
+    metres = Decimal(0)
+    factors = {"m": Decimal(1), "cm": Decimal("0.01"), "ft": Decimal("0.3048"),
+               "in": Decimal("0.0254")}
+    for param in template.params:
+        key = str(param.name).strip().lower()
+        if key in factors:
+            try:
+                metres += Decimal(str(param.value).strip()) * factors[key]
+            except InvalidOperation:
+                return None
+    return Value("quantity", format(metres.normalize(), "f"), "xsd:decimal", unit="m") if metres else None
+
+
+def clean_inline(code) -> str:
+    """Plain text of a value: links to their text, templates and tags removed."""
+    text = code.strip_code(normalize=True, collapse=True) if hasattr(code, "strip_code") else code
+    text = html.unescape(text)
+    return " ".join(text.split()).strip(" ,;")
+
+
+def split_items(raw: str) -> list[str]:
+    """Split a parameter value into list items, expanding list templates."""
+    code = mwparserfromhell.parse(raw)
+    for template in code.filter_templates(recursive=False):
+        name = _template_name(template)
+        if name in _LIST_TEMPLATES:
+            args = _positional(template)
+            items = "\x1e".join(args)
+            code.replace(template, "\x1e" + items + "\x1e")
+        elif name in _NOTE_TEMPLATES:
+            code.remove(template)
+    text = str(code)
+    return [item.strip() for item in _ITEM_SPLIT.split(text) if item and item.strip()]
+
+
+def parse_value(raw: str, key: str, titles: TitleNormalizer, lang: str) -> list[Value]:
+    """All typed values of one infobox parameter (one per list item, or per link)."""
+    values = []
+    for item in split_items(strip_noise(raw)):
+        values.extend(parse_item(item, key, titles, lang))
+    return values
+
+
+def parse_item(item: str, key: str, titles: TitleNormalizer, lang: str) -> list[Value]:
+    code = mwparserfromhell.parse(item)
+    for node in code.nodes:
+        if isinstance(node, Template):
+            name = _template_name(node)
+            if name in _DATE_TEMPLATES:
+                value = date_from_template(node)
+                if value:
+                    return [value]
+            if name in ("convert", "cvt", "height"):
+                value = quantity_from_template(node)
+                if value:
+                    return [value]
+    links = []
+    for node in code.nodes:
+        if isinstance(node, Wikilink):
+            title = titles.article(str(node.title))
+            if title and title not in links:
+                links.append(title)
+    if links:
+        return [Value("entity", title) for title in links]
+    text = clean_inline(_without_small(code))
+    if not text or any(d in text for d in _DEBRIS):
+        return []
+    value = parse_date(text, allow_year=bool(_DATE_KEY.search(key)))
+    if value is None:
+        value = parse_number(text)
+    if value is None:
+        value = Value("string", text, lang=lang)
+    return [value]
+
+
+def _without_small(code):
+    """Drop ``<small>`` notes and leftover templates: their text is commentary."""
+    for node in list(code.nodes):
+        if isinstance(node, Tag) and str(node.tag).lower() in ("small", "sup", "sub"):
+            code.remove(node)
+        elif isinstance(node, Template):
+            code.remove(node)
+    return code
+
+
+def normalize_key(raw: str) -> str:
+    """``Leader name1`` -> ``leader_name``: lowercase, trimmed, spaces to ``_``, no index."""
+    key = re.sub(r"<!--.*?-->", "", raw, flags=re.S).strip().lower()
+    key = re.sub(r"\s+", "_", key)
+    stripped = re.sub(r"(?<=\D)\d+$", "", key).rstrip("_")
+    return stripped or key

@@ -1,0 +1,1 @@
+"""Stage 4: knowledge-enhanced fine-tuning of a BERT-family model. Not built yet."""

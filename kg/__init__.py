@@ -1,0 +1,1 @@
+"""Stage 2: the knowledge graph (RDF store, SPARQL, NetworkX view). Not built yet."""

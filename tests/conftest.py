@@ -1,0 +1,31 @@
+"""Shared fixtures: the real data in ../shared/data and one build of the sample dump."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from extraction.build import BuildOptions, build
+from extraction.jsonl import read_jsonl
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+SAMPLE = SHARED / "dumps" / "enwiki-sample.xml.bz2"
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    assert SHARED.is_dir(), f"real test data missing: {SHARED}"
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def sample_build(tmp_path_factory, shared) -> Path:
+    out = tmp_path_factory.mktemp("builds") / "sample"
+    build([SAMPLE], out, BuildOptions(workers=1, progress=False))
+    return out
+
+
+def load(build_dir: Path, name: str) -> list[dict]:
+    return list(read_jsonl(build_dir / f"{name}.jsonl.gz"))

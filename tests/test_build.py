@@ -1,0 +1,189 @@
+"""``wikikg build`` end to end on real dumps."""
+
+from __future__ import annotations
+
+import bz2
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from extraction.build import BuildError, BuildOptions, build
+from extraction.multistream import find_index, repack_multistream, stream_ranges
+
+from .conftest import SAMPLE, load
+
+OUTPUTS = ("entities", "facts", "links", "sentences", "redirects", "aliases")
+
+
+def facts_of(build_dir, subject, prop):
+    return [f for f in load(build_dir, "facts") if f["subject"] == subject and f["property"] == prop]
+
+
+def test_stats_match_the_dump(sample_build):
+    stats = json.loads((sample_build / "stats.json").read_text())
+    raw = bz2.open(SAMPLE).read().decode()
+    pages = re.findall(r"<page>.*?</page>", raw, re.S)
+    ns0 = [p for p in pages if "<ns>0</ns>" in p]
+    assert stats["pages"] == len(pages) == 206
+    assert stats["articles"] == sum("<redirect" not in p for p in ns0) == 106
+    assert stats["redirects"] == sum("<redirect" in p for p in ns0) == 99
+    assert stats["infobox_pages"] >= 40
+    for key in ("facts", "links", "sentences", "linked_mentions", "errors"):
+        assert isinstance(stats[key], int)
+    assert stats["errors"] == 0 and (sample_build / "errors.jsonl").read_text() == ""
+    assert len(load(sample_build, "entities")) == stats["articles"]
+
+
+def test_facts_checked_by_hand_against_the_dump(sample_build):
+    # | children = [[Robert Todd Lincoln|Robert]], [[Edward Baker Lincoln|Edward]], ...
+    children = facts_of(sample_build, "Abraham Lincoln", "children")
+    assert [f["value"] for f in children] == [
+        "Robert Todd Lincoln", "Edward Baker Lincoln", "William Wallace Lincoln", "Tad Lincoln"]
+    assert {f["kind"] for f in children} == {"entity"}
+    # | birth_date = {{birth date|1809|2|12}}
+    (birth,) = facts_of(sample_build, "Abraham Lincoln", "birth_date")
+    assert (birth["kind"], birth["value"], birth["datatype"]) == ("date", "1809-02-12", "xsd:date")
+    # | predecessor1 = [[James Buchanan]]  (numbered key, digits dropped, raw key kept)
+    (pred,) = [f for f in facts_of(sample_build, "Abraham Lincoln", "predecessor")
+               if f["raw_property"] == "predecessor1"]
+    assert pred["value"] == "James Buchanan"
+    # | height = {{height|ft=5|in=11}}
+    (height,) = facts_of(sample_build, "Andre Agassi", "height")
+    assert (height["kind"], height["value"], height["unit"]) == ("quantity", "1.8034", "m")
+    # |MedianHouseholdIncome = $40,489 (2009)
+    (income,) = facts_of(sample_build, "Alabama", "medianhouseholdincome")
+    assert (income["value"], income["unit"]) == ("40489", "USD")
+    # | language = English   /  | pages = 112 (UK paperback edition)
+    (language,) = facts_of(sample_build, "Animal Farm", "language")
+    assert (language["kind"], language["value"], language["lang"]) == ("string", "English", "en")
+    (pages,) = facts_of(sample_build, "Animal Farm", "pages")
+    assert (pages["kind"], pages["value"]) == ("integer", "112")
+    (author,) = facts_of(sample_build, "Animal Farm", "author")
+    assert (author["kind"], author["value"]) == ("entity", "George Orwell")
+    (infobox,) = {f["infobox"] for f in facts_of(sample_build, "Animal Farm", "author")}
+    assert infobox == "infobox book"
+
+
+def test_no_value_is_empty_or_template_debris(sample_build):
+    for fact in load(sample_build, "facts"):
+        assert fact["value"].strip()
+        assert not any(d in fact["value"] for d in ("{{", "}}", "[[", "]]", "|")), fact
+
+
+def test_sentences_have_linked_mentions_with_exact_offsets(sample_build):
+    sentences = load(sample_build, "sentences")
+    rich = [s for s in sentences if sum(m["title"] is not None for m in s["mentions"]) >= 2]
+    assert len(rich) > 1000
+    for sentence in sentences:
+        for mention in sentence["mentions"]:
+            assert sentence["text"][mention["start"]:mention["end"]] == mention["surface"]
+    first = next(s for s in sentences if s["page"] == "Animal Farm")
+    assert first["text"].startswith("Animal Farm is an allegorical and dystopian novella by George")
+    titles = {(m["surface"], m["title"], m["source"]) for m in first["mentions"]}
+    assert ("George Orwell", "George Orwell", "wikilink") in titles
+    assert ("Animal Farm", "Animal Farm", "title") in titles
+
+
+def test_redirects_are_recorded_and_resolved(sample_build):
+    redirects = {r["source"]: r["target"] for r in load(sample_build, "redirects")}
+    assert redirects["AccessibleComputing"] == "Computer accessibility"
+    targets = {link["target"] for link in load(sample_build, "links")}
+    assert not targets & set(redirects), "link targets must be resolved through redirects"
+    entities = {e["title"]: e for e in load(sample_build, "entities")}
+    assert "AynRand" in entities["Ayn Rand"]["redirects"]
+    assert entities["Austin (disambiguation)"]["disambiguation"] is True
+
+
+def test_one_and_two_workers_write_identical_files(sample_build, tmp_path):
+    out = tmp_path / "two"
+    build([SAMPLE], out, BuildOptions(workers=2, progress=False))
+    for name in OUTPUTS:
+        assert load(out, name) == load(sample_build, name), name
+
+
+def test_multistream_with_index_gives_the_same_build(sample_build, tmp_path):
+    target = tmp_path / "sample-multistream.xml.bz2"
+    index = repack_multistream(SAMPLE, target, pages_per_stream=100)
+    assert find_index(target) == index
+    ranges = list(stream_ranges(target, index))
+    assert [pages for _, _, pages in ranges] == [100, 100, 6]
+    out = tmp_path / "ms"
+    build([target], out, BuildOptions(workers=2, progress=False))
+    for name in OUTPUTS:
+        assert load(out, name) == load(sample_build, name), name
+
+
+def test_malformed_dump_keeps_pages_and_reports_the_fault(shared, tmp_path):
+    bad = shared / "bad" / "malformed-trailing-junk.xml.bz2"
+    stats = build([bad], tmp_path / "bad", BuildOptions(progress=False))
+    assert stats["articles"] == 2 and stats["errors"] == 1
+    (error,) = load_errors(tmp_path / "bad")
+    assert error["line"] == 1034 and error["file"].endswith("malformed-trailing-junk.xml.bz2")
+    with pytest.raises(BuildError, match="1034"):
+        build([bad], tmp_path / "strict", BuildOptions(progress=False, strict=True))
+
+
+def load_errors(build_dir):
+    return [json.loads(line) for line in (build_dir / "errors.jsonl").read_text().splitlines()]
+
+
+def test_interrupted_build_leaves_previous_output_intact(shared, tmp_path):
+    out = tmp_path / "kept"
+    build([SAMPLE], out, BuildOptions(progress=False, limit_pages=20))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(BuildError):
+        build([shared / "bad" / "malformed-trailing-junk.xml.bz2"], out,
+              BuildOptions(progress=False, strict=True))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["kept"], "no temporary directory left behind"
+
+
+def test_oversized_pages_are_skipped_and_logged(tmp_path):
+    stats = build([SAMPLE], tmp_path / "small", BuildOptions(progress=False,
+                                                             max_page_bytes=100_000))
+    errors = load_errors(tmp_path / "small")
+    assert stats["errors"] == len(errors) > 0
+    assert all(e["page_id"] and e["title"] and "byte bound" in e["reason"] for e in errors)
+    assert stats["articles"] == 106 - len(errors)
+
+
+def test_every_dbpedia_minidump_builds(shared, tmp_path):
+    dumps = sorted((shared / "dumps" / "dbpedia-minidumps").glob("*.xml.bz2"))
+    assert len(dumps) >= 120
+    stats = build(dumps, tmp_path / "dbp", BuildOptions(progress=False))
+    assert stats["errors"] == 0 and stats["articles"] > 100
+    assert len(stats["inputs"]) == len(dumps) and not any("fault" in f for f in stats["inputs"])
+    texts = " ".join(s["text"] for s in load(tmp_path / "dbp", "sentences"))
+    assert "Berlin" in texts and "Берлин" in texts and "ベルリン" in texts
+
+
+def test_ner_mentions_are_added_and_linked_through_the_alias_table(tmp_path):
+    stats = build([SAMPLE], tmp_path / "ner", BuildOptions(progress=False, ner=True,
+                                                           limit_pages=12))
+    mentions = [m for s in load(tmp_path / "ner", "sentences") for m in s["mentions"]]
+    ner = [m for m in mentions if m["source"] == "ner"]
+    assert stats["sentences"] > 500 and len(ner) > 100
+    assert {m["label"] for m in ner} >= {"PERSON", "ORG", "GPE", "NORP"}
+    links = {row["alias"]: row["link"] for row in load(tmp_path / "ner", "aliases")}
+    for mention in ner:
+        surface = " ".join(mention["surface"].split())
+        expected = links.get(surface) or (links.get(surface[4:]) if surface[:4] == "the " else None)
+        assert mention["title"] == expected, mention
+    assert any(m["title"] for m in ner)
+
+
+def test_cli_build_and_exit_codes(tmp_path):
+    cli = [sys.executable, "-m", "wikikg.cli"]
+    done = subprocess.run(cli + ["-q", "build", str(SAMPLE), "--limit-pages", "10", "--out",
+                                 str(tmp_path / "cli")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "cli" / "stats.json").read_text())["pages"] == 10
+    missing = subprocess.run(cli + ["build", "nope.xml", "--out", str(tmp_path / "x")],
+                             capture_output=True, text=True)
+    assert missing.returncode == 1 and "nope.xml" in missing.stderr
+    usage = subprocess.run(cli + ["build", "--workers", "0", "--out", "x"],
+                           capture_output=True, text=True)
+    assert usage.returncode == 2
