@@ -1,12 +1,15 @@
 """``build``: dumps in, a build directory out (entities, facts, links, sentences, ...).
 
-Map: pages are read in one process and mapped in batches by a pool of workers (or, for a
-multistream dump with its index, each worker reads its own byte range).  Results come back
-in input order and are staged to disk, so 1 and N workers write identical files.
-Reduce: once every redirect is known, titles are resolved, redirect names added as
-mentions of their article, NER mentions linked through the alias table, and the final
-files written.  Everything goes to a temporary sibling directory renamed into place at
-the end: an interrupted build leaves the previous output untouched.
+1. Pre-pass: every redirect of the inputs is collected (a regex over the decompressed
+   bytes, about the cost of one decompression), so titles can be resolved anywhere.
+2. Map: pages are read in one process and mapped in batches by a pool of workers (or,
+   for a multistream dump with its index, each worker reads its own byte range).  Workers
+   return encoded JSON lines, in input order, so 1 and N workers write identical files.
+3. Collect: the anchors of all pages form the alias table; with ``--ner`` a last pass
+   links NER mentions through it.
+
+Everything goes to a temporary sibling directory renamed into place at the end: an
+interrupted build leaves the previous output untouched.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import json
 import logging
 import multiprocessing
 import os
-import pickle
 import shutil
 import tempfile
 import time
@@ -26,18 +28,18 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from extraction.dump import DumpFormatError, DumpReader, read_siteinfo
-from extraction.jsonl import JsonlWriter
-from extraction.multistream import extract_byte_range, find_index, stream_ranges
-from extraction.page import ExtractionConfig, PageResult, extract_batch
-from extraction.records import Mention, PageError, Sentence
+from extraction.chunk import OUTPUTS, MappedChunk, map_byte_range, map_pages
+from extraction.dump import DumpFormatError, DumpReader, read_siteinfo, redirects_in, scan_redirects
+from extraction.jsonl import JsonlWriter, read_jsonl
+from extraction.multistream import decompress_range, find_index, stream_ranges
+from extraction.page import ExtractionConfig
+from extraction.records import PageError
 from extraction.resolve import AliasTable, RedirectResolver
+from extraction.titles import TitleNormalizer
 
 log = logging.getLogger(__name__)
 
 FORMAT = "wikikg-build/1"
-OUTPUT_FILES = ("entities.jsonl.gz", "facts.jsonl.gz", "links.jsonl.gz", "sentences.jsonl.gz",
-                "redirects.jsonl.gz", "aliases.jsonl.gz", "errors.jsonl", "stats.json")
 
 
 class BuildError(Exception):
@@ -54,7 +56,7 @@ class BuildOptions:
     ner: bool = False
     max_page_bytes: int = 8 << 20
     page_timeout: float = 60.0
-    batch_size: int = 16
+    batch_bytes: int = 256 << 10
     progress: bool = True
     use_index: bool = True
 
@@ -64,37 +66,31 @@ class BuildOptions:
             max_page_bytes=self.max_page_bytes, page_timeout=self.page_timeout)
 
 
-def _run_batch(task: tuple) -> list[PageResult]:
+_WORKER_REDIRECTS: RedirectResolver | None = None
+
+
+def _init_worker(redirects: RedirectResolver) -> None:
+    global _WORKER_REDIRECTS
+    _WORKER_REDIRECTS = redirects
+
+
+def _run_task(task: tuple) -> MappedChunk:
     kind, payload, config = task
     if kind == "pages":
-        return extract_batch(payload, config)
-    path, start, end = payload
-    return extract_byte_range(path, start, end, config)
+        return map_pages(payload, config, _WORKER_REDIRECTS)
+    path, start, end, max_pages = payload
+    return map_byte_range(path, start, end, config, _WORKER_REDIRECTS, max_pages)
 
 
-class _Stage:
-    """Map output staged on disk (pickled batches) until the reduce pass reads it back."""
-
-    def __init__(self, directory: Path):
-        self.path = directory / "_stage.pkl"
-        self.handle = open(self.path, "wb")
-
-    def add(self, results: list[PageResult]) -> None:
-        pickle.dump(results, self.handle, protocol=pickle.HIGHEST_PROTOCOL)
-
-    def __iter__(self) -> Iterator[PageResult]:
-        self.handle.close()
-        with open(self.path, "rb") as handle:
-            while True:
-                try:
-                    yield from pickle.load(handle)
-                except EOFError:
-                    break
-        self.path.unlink()
+def _scan_range(task: tuple[str, int, int]) -> list[tuple[str, str]]:
+    try:
+        return [(title, target) for title, target, _ in redirects_in(decompress_range(*task))]
+    except DumpFormatError:
+        return []
 
 
 class _Tasks:
-    """Builds the stream of map tasks over all inputs, honouring ``limit_pages``."""
+    """The stream of map tasks over all inputs, honouring ``limit_pages``."""
 
     def __init__(self, inputs: list[Path], options: BuildOptions, errors: list[PageError]):
         self.inputs = inputs
@@ -103,19 +99,21 @@ class _Tasks:
         self.pages_read = 0
         self.files: list[dict] = []
 
+    def index_of(self, path: Path) -> Path | None:
+        if not self.options.use_index or self.options.workers < 2:
+            return None
+        return find_index(path)
+
     def __iter__(self) -> Iterator[tuple]:
         for path in self.inputs:
-            index = find_index(path) if self.options.use_index else None
-            if index is not None and self.options.workers > 1:
-                yield from self._ranges(path, index)
-            else:
-                yield from self._pages(path)
-            if self._full():
+            index = self.index_of(path)
+            yield from (self._ranges(path, index) if index else self._pages(path))
+            if self._left() == 0:
                 return
 
-    def _full(self) -> bool:
+    def _left(self) -> int | None:
         limit = self.options.limit_pages
-        return limit is not None and self.pages_read >= limit
+        return None if limit is None else max(0, limit - self.pages_read)
 
     def _ranges(self, path: Path, index: Path) -> Iterator[tuple]:
         site = read_siteinfo(path)
@@ -124,32 +122,33 @@ class _Tasks:
                            "dbname": site.dbname})
         log.info("%s: multistream with index %s, workers read byte ranges", path, index)
         for start, end, pages in stream_ranges(path, index):
-            if self._full():
+            left = self._left()
+            if left == 0:
                 return
-            self.pages_read += pages
-            yield ("range", (str(path), start, end), config)
+            self.pages_read += pages if left is None else min(pages, left)
+            yield ("range", (str(path), start, end, left), config)
 
     def _pages(self, path: Path) -> Iterator[tuple]:
         reader = DumpReader(path)
-        entry = {"path": str(path)}
+        entry: dict = {"path": str(path)}
         self.files.append(entry)
         batch: list = []
         config = None
-        pages = 0
+        pages = batch_bytes = 0
         try:
             for page in reader:
-                if config is None:
-                    config = self.options.config_for(reader.siteinfo)
+                config = config or self.options.config_for(reader.siteinfo)
                 batch.append(page)
+                batch_bytes += len(page.text)
                 pages += 1
                 self.pages_read += 1
-                if len(batch) >= self.options.batch_size or self._full():
+                if batch_bytes >= self.options.batch_bytes or self._left() == 0:
                     yield ("pages", batch, config)
-                    batch = []
-                if self._full():
+                    batch, batch_bytes = [], 0
+                if self._left() == 0:
                     break
         except DumpFormatError as exc:
-            log.error("%s (kept the %d pages read before it)", exc, self.pages_read)
+            log.error("%s (kept the %d pages read before it)", exc, pages)
             if self.options.strict:
                 raise BuildError(str(exc)) from exc
             self.errors.append(PageError(file=exc.file, reason=exc.reason, line=exc.line,
@@ -160,21 +159,45 @@ class _Tasks:
             yield ("pages", batch, config or self.options.config_for(reader.siteinfo))
 
 
-def _map(tasks: Iterable[tuple], workers: int) -> Iterator[list[PageResult]]:
-    """Run tasks in order; with workers, keep a bounded number in flight (bounded memory)."""
-    if workers <= 1:
-        for task in tasks:
-            yield _run_batch(task)
-        return
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with context.Pool(workers) as pool:
+class _Runner:
+    """Runs tasks in input order, in this process or a pool with a bounded number in flight."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.pool = None
+
+    def __enter__(self) -> _Runner:
+        if self.workers > 1:
+            context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+            self.pool = context.Pool(self.workers)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+    def map(self, function, tasks: Iterable) -> Iterator:
+        if self.pool is None:
+            yield from map(function, tasks)
+            return
         pending: deque = deque()
         for task in tasks:
-            pending.append(pool.apply_async(_run_batch, (task,)))
-            if len(pending) >= 3 * workers:
+            pending.append(self.pool.apply_async(function, (task,)))
+            if len(pending) >= 3 * self.workers:
                 yield pending.popleft().get()
         while pending:
             yield pending.popleft().get()
+
+    def start_mapping(self, redirects: RedirectResolver) -> None:
+        """Hand the redirects to fresh workers (inherited by fork, pickled once by spawn)."""
+        global _WORKER_REDIRECTS
+        _WORKER_REDIRECTS = redirects
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+            self.pool = context.Pool(self.workers, _init_worker, (redirects,))
 
 
 def build(inputs: list[str | os.PathLike], out: str | os.PathLike,
@@ -211,128 +234,106 @@ def _replace(work: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _collect_redirects(tasks: _Tasks, runner: _Runner) -> RedirectResolver:
+    """Pre-pass: the redirects of every input, normalised, as one resolver."""
+    raw: dict[str, str] = {}
+    for path in tasks.inputs:
+        index = tasks.index_of(path)
+        if index:
+            ranges = [(str(path), start, end) for start, end, _ in stream_ranges(path, index)]
+            pairs = (pair for found in runner.map(_scan_range, ranges) for pair in found)
+        else:
+            pairs = scan_redirects(path, tasks.options.limit_pages)
+        titles = TitleNormalizer(read_siteinfo(path))
+        for title, target in pairs:
+            source, resolved = titles.article(title), titles.article(target)
+            if source and resolved and source != resolved:
+                raw[source] = resolved
+    return RedirectResolver(raw)
+
+
 def _build_into(work: Path, paths: list[Path], options: BuildOptions) -> dict:
     started = time.perf_counter()
     errors: list[PageError] = []
     tasks = _Tasks(paths, options, errors)
-    stage = _Stage(work)
-    redirects: dict[str, str] = {}
-    aliases = AliasTable()
     counts: Counter = Counter()
+    anchors: Counter = Counter()
+    titles: list[str] = []
+    writers = {name: JsonlWriter(work / f"{name}.jsonl.gz") for name in OUTPUTS}
     bar = tqdm(desc="extract", unit=" pages", disable=not options.progress or None, leave=False)
-    limit = options.limit_pages
-    for results in _map(tasks, options.workers):
-        if limit is not None:
-            results = results[:max(0, limit - counts["pages"])]
-        for result in results:
-            counts["pages"] += result.ns >= -2
-            if result.error:
-                errors.append(result.error)
-            elif result.redirect:
-                redirects[result.redirect[0]] = result.redirect[1]
-            for surface, target in result.anchors:
-                aliases.add(surface, target)
-        stage.add(results)
-        bar.update(len(results))
-    bar.close()
-    if options.strict and errors:
-        raise BuildError(f"{len(errors)} page(s) failed; first: {errors[0].to_json()}")
-    stats = _reduce(work, stage, redirects, aliases, errors, options, counts)
-    stats.update(format=FORMAT, inputs=tasks.files, options=asdict(options),
-                 seconds=round(time.perf_counter() - started, 3))
-    (work / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
-    return stats
-
-
-def _reduce(work: Path, stage: _Stage, redirects: dict[str, str], aliases: AliasTable,
-            errors: list[PageError], options: BuildOptions, counts: Counter) -> dict:
-    resolver = RedirectResolver(redirects)
-    names = resolver.names_of()
-    aliases = aliases.resolved(resolver)
-    for source in redirects:
-        aliases.add(source, resolver.resolve(source))
-    writers = {name: JsonlWriter(work / f"{name}.jsonl.gz")
-               for name in ("entities", "facts", "links", "sentences", "redirects")}
-    linked = 0
-    infobox_pages = 0
-    disambiguation = 0
     try:
-        for result in stage:
-            if result.redirect:
-                source, target = result.redirect
-                writers["redirects"].write({"source": source, "target": resolver.resolve(target),
-                                            "page_id": result.page_id})
-            if result.article is None:
-                continue
-            article = result.article
-            article.redirects = names.get(article.title, [])
-            aliases.add_title(article.title)
-            infobox_pages += bool(article.infoboxes)
-            disambiguation += article.disambiguation
-            writers["entities"].write(article.to_json())
-            for fact in result.facts:
-                if fact.value.kind == "entity":
-                    fact.value.value = resolver.resolve(fact.value.value)
-                writers["facts"].write(fact.to_json())
-            for target, count in _resolved_links(article.title, result.links, resolver):
-                writers["links"].write({"source": article.title, "target": target, "count": count})
-            own = [n for n in article.redirects if len(n) >= 3 and n[:1].isupper()]
-            for sentence in result.sentences:
-                _finish_sentence(sentence, resolver, aliases, own)
-                linked += sum(m.title is not None for m in sentence.mentions)
-                writers["sentences"].write(sentence.to_json())
+        with _Runner(options.workers) as runner:
+            redirects = _collect_redirects(tasks, runner)
+            seconds = {"redirects": time.perf_counter() - started}
+            runner.start_mapping(redirects)
+            for chunk in runner.map(_run_task, tasks):
+                for name, data in chunk.records.items():
+                    writers[name].write_raw(data, chunk.counts[name])
+                counts.update(chunk.counts)
+                anchors.update(chunk.anchors)
+                titles.extend(chunk.titles)
+                errors.extend(chunk.errors)
+                bar.update(chunk.counts["pages"])
     finally:
+        bar.close()
         for writer in writers.values():
             writer.close()
+    seconds["map"] = time.perf_counter() - started - seconds["redirects"]
+    if options.strict and errors:
+        raise BuildError(f"{len(errors)} page(s) failed; first: {errors[0].to_json()}")
+    aliases = _alias_table(anchors, titles, redirects)
+    if options.ner:
+        counts["linked_mentions"] += _link_ner_mentions(work / "sentences.jsonl.gz", aliases)
     with JsonlWriter(work / "aliases.jsonl.gz") as out:
         for row in aliases.rows():
             out.write(row)
     with JsonlWriter(work / "errors.jsonl") as out:
         for error in errors:
             out.write(error.to_json())
-    return {
+    seconds["total"] = time.perf_counter() - started
+    stats = {
         "pages": counts["pages"],
-        "articles": writers["entities"].count,
-        "redirects": writers["redirects"].count,
-        "disambiguation_pages": disambiguation,
-        "infobox_pages": infobox_pages,
-        "facts": writers["facts"].count,
-        "links": writers["links"].count,
-        "sentences": writers["sentences"].count,
-        "linked_mentions": linked,
+        "articles": counts["entities"],
+        "redirects": counts["redirects"],
+        "disambiguation_pages": counts["disambiguation_pages"],
+        "infobox_pages": counts["infobox_pages"],
+        "facts": counts["facts"],
+        "links": counts["links"],
+        "sentences": counts["sentences"],
+        "linked_mentions": counts["linked_mentions"],
         "aliases": len(aliases.counts),
-        "redirect_cycles": resolver.cycles,
+        "redirect_cycles": redirects.cycles,
         "errors": len(errors),
+        "format": FORMAT,
+        "inputs": tasks.files,
+        "options": asdict(options),
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
+    (work / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
+    return stats
 
 
-def _resolved_links(source: str, links, resolver: RedirectResolver) -> list[tuple[str, int]]:
-    merged: Counter = Counter()
-    for target, count in links:
-        target = resolver.resolve(target)
-        if target != source:
-            merged[target] += count
-    return list(merged.items())
+def _alias_table(anchors: Counter, titles: list[str], redirects: RedirectResolver) -> AliasTable:
+    aliases = AliasTable()
+    for (surface, target), count in anchors.items():
+        aliases.add(surface, target, count)
+    for title in titles:
+        aliases.add_title(title)
+    for source in redirects.redirects:
+        aliases.add(source, redirects.resolve(source))
+    return aliases
 
 
-def _finish_sentence(sentence: Sentence, resolver: RedirectResolver, aliases: AliasTable,
-                     own_names: list[str]) -> None:
-    """Resolve titles, add redirect names of the page's own entity, link NER mentions."""
-    for mention in sentence.mentions:
-        if mention.title is not None:
-            mention.title = resolver.resolve(mention.title)
-        elif mention.source == "ner":
-            mention.title = aliases.link(mention.surface)
-    if own_names:
-        taken = [(m.start, m.end) for m in sentence.mentions]
-        for name in own_names:
-            start = sentence.text.find(name)
-            while start >= 0:
-                end = start + len(name)
-                boundary = ((start == 0 or not sentence.text[start - 1].isalnum())
-                            and (end == len(sentence.text) or not sentence.text[end].isalnum()))
-                if boundary and not any(start < e and s < end for s, e in taken):
-                    sentence.mentions.append(Mention(start, end, name, sentence.page, "title"))
-                    taken.append((start, end))
-                start = sentence.text.find(name, end)
-        sentence.mentions.sort(key=lambda m: (m.start, m.end))
+def _link_ner_mentions(path: Path, aliases: AliasTable) -> int:
+    """Rewrite the sentences file with NER mentions linked where an alias has a winner."""
+    linked = 0
+    tmp = path.with_name(f".linking-{path.name}")
+    with JsonlWriter(tmp) as out:
+        for sentence in read_jsonl(path):
+            for mention in sentence["mentions"]:
+                if mention["source"] == "ner" and mention["title"] is None:
+                    mention["title"] = aliases.link(mention["surface"])
+                    linked += mention["title"] is not None
+            out.write(sentence)
+    tmp.replace(path)
+    return linked

@@ -14,7 +14,7 @@ import mwparserfromhell
 from extraction.records import Fact
 from extraction.titles import TitleNormalizer
 from extraction.values import normalize_key, parse_value
-from extraction.wikitext import template_name
+from extraction.wikitext import strip_noise, template_name
 
 _TEMPLATE_OPEN = re.compile(r"\{\{")
 _BRACES = re.compile(r"\{\{|\}\}")
@@ -60,7 +60,7 @@ def infobox_facts(subject: str, page_id: int, wikitext: str, titles: TitleNormal
     """Names of the page's infoboxes and one fact per typed value of each named parameter."""
     names, facts = [], []
     for name, text in find_infoboxes(wikitext):
-        templates = mwparserfromhell.parse(text).filter_templates(recursive=False)
+        templates = mwparserfromhell.parse(strip_noise(text)).filter_templates(recursive=False)
         if not templates:
             continue
         if name not in names:
@@ -72,6 +72,6 @@ def infobox_facts(subject: str, page_id: int, wikitext: str, titles: TitleNormal
             key = normalize_key(raw_key)
             if not key:
                 continue
-            for value in parse_value(str(param.value), key, titles, lang):
+            for value in parse_value(param.value, key, titles, lang):
                 facts.append(Fact(subject, page_id, name, key, raw_key, value))
     return names, facts

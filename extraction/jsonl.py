@@ -1,17 +1,20 @@
-"""Deterministic gzip JSONL files (mtime 0 in the header: same input, same bytes)."""
+"""Deterministic gzip JSONL files (mtime 0 in the header: same input, same bytes).
+
+orjson is used for speed: JSON encoding was a third of the reduce step with ``json``.
+"""
 
 from __future__ import annotations
 
 import gzip
-import io
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
+
 
 class JsonlWriter:
-    def __init__(self, path: str | os.PathLike, compresslevel: int = 5):
+    def __init__(self, path: str | os.PathLike, compresslevel: int = 3):
         self.path = Path(path)
         self.count = 0
         raw = open(self.path, "wb")
@@ -21,15 +24,18 @@ class JsonlWriter:
             self._raw = raw
         else:
             self._binary, self._raw = raw, None
-        self._text = io.TextIOWrapper(self._binary, encoding="utf-8", newline="\n")
 
     def write(self, record: dict) -> None:
-        self._text.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
-        self._text.write("\n")
+        self._binary.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
         self.count += 1
 
+    def write_raw(self, lines: bytes, count: int) -> None:
+        """Append already-encoded JSON lines (as returned by parallel workers)."""
+        self._binary.write(lines)
+        self.count += count
+
     def close(self) -> None:
-        self._text.close()
+        self._binary.close()
         if self._raw is not None:
             self._raw.close()
 
@@ -44,11 +50,11 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[dict]:
     """Records of a ``.jsonl`` or ``.jsonl.gz`` file; a bad line names the file and line."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
+    with opener(path, "rb") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
             try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not valid JSON: {exc.msg}") from exc
+                yield orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{number}: not valid JSON: {exc}") from exc

@@ -17,9 +17,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from extraction.dump import DumpFormatError, open_binary, parse_page_fragment
-from extraction.page import ExtractionConfig, PageResult, extract_batch
-from extraction.records import PageError
+from extraction.dump import DumpFormatError, open_binary
 
 log = logging.getLogger(__name__)
 
@@ -88,19 +86,6 @@ def decompress_range(path: str | os.PathLike, start: int, end: int) -> bytes:
             raise DumpFormatError(str(path), 0, f"bytes {start}-{end}: bz2 stream is cut short")
         data = decompressor.unused_data
     return b"".join(out)
-
-
-def extract_byte_range(path: str, start: int, end: int,
-                       config: ExtractionConfig) -> list[PageResult]:
-    """Map the pages of one byte range; a damaged range becomes one error record."""
-    source = f"{path}@{start}-{end}"
-    try:
-        pages = parse_page_fragment(decompress_range(path, start, end), source)
-    except DumpFormatError as exc:
-        log.error("%s", exc)
-        return [PageResult(0, "", -1, error=PageError(file=source, reason=exc.reason,
-                                                       kind="chunk"))]
-    return extract_batch(pages, config)
 
 
 def repack_multistream(source: str | os.PathLike, target: str | os.PathLike,

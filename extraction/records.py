@@ -53,9 +53,10 @@ class Mention:
     label: str | None = None
 
     def to_json(self) -> dict:
-        data = asdict(self)
-        if data["label"] is None:
-            del data["label"]
+        data = {"start": self.start, "end": self.end, "surface": self.surface,
+                "title": self.title, "source": self.source}
+        if self.label is not None:
+            data["label"] = self.label
         return data
 
     @classmethod
@@ -119,7 +120,11 @@ class Fact:
             "property": self.property,
             "raw_property": self.raw_property,
         }
-        data.update({k: v for k, v in asdict(self.value).items() if v is not None})
+        value = self.value
+        data.update(kind=value.kind, value=value.value)
+        for name in ("datatype", "unit", "lang"):
+            if getattr(value, name) is not None:
+                data[name] = getattr(value, name)
         return data
 
     @classmethod

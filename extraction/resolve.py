@@ -13,10 +13,17 @@ log = logging.getLogger(__name__)
 class RedirectResolver:
     """Follows redirect chains to their final article; a cycle resolves to where it began."""
 
-    def __init__(self, redirects: dict[str, str]):
-        self.redirects = redirects
+    def __init__(self, redirects: dict[str, str] | None = None):
+        self.redirects = redirects or {}
         self._memo: dict[str, str] = {}
         self.cycles = 0
+        self._names: dict[str, list[str]] | None = None
+
+    def names(self, title: str) -> list[str]:
+        """The redirect titles that lead to ``title``, sorted."""
+        if self._names is None:
+            self._names = self.names_of()
+        return list(self._names.get(title, ()))
 
     def resolve(self, title: str) -> str:
         if title not in self.redirects:

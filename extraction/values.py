@@ -14,7 +14,8 @@ import re
 from decimal import Decimal, InvalidOperation
 
 import mwparserfromhell
-from mwparserfromhell.nodes import Tag, Template, Wikilink
+from mwparserfromhell.nodes import Tag, Template, Text, Wikilink
+from mwparserfromhell.wikicode import Wikicode
 
 from extraction.records import Value
 from extraction.titles import TitleNormalizer
@@ -72,6 +73,7 @@ _MY = re.compile(r"^([A-Za-z]+)\.?,?\s+(\d{3,4})$")
 _YEAR = re.compile(r"^(\d{3,4})$")
 _TRAILING_NOTE = re.compile(r"\s*\((?:aged?|age)\s+\d+[^()]*\)\s*$|\s*\([^()]*\)\s*$")
 _DEBRIS = ("{{", "}}", "[[", "]]", "|")
+_BULLET = re.compile(r"(?:^|\n)\s*[*#]")
 _ITEM_SPLIT = re.compile(r"<br\s*/?>|\x1e|\n\s*[*#]+\s*|^\s*[*#]+\s*", re.I)
 
 
@@ -191,31 +193,45 @@ def clean_inline(code) -> str:
     return " ".join(text.split()).strip(" ,;")
 
 
-def split_items(raw: str) -> list[str]:
-    """Split a parameter value into list items, expanding list templates."""
-    code = mwparserfromhell.parse(raw)
+def split_items(code: Wikicode) -> list[Wikicode]:
+    """Split a parameter value into list items, expanding list templates.
+
+    A value with no list markup (the common case) is returned as is, without a re-parse.
+    """
+    if not _has_list_markup(code):
+        return [code]
     for template in code.filter_templates(recursive=False):
         name = _template_name(template)
         if name in _LIST_TEMPLATES:
-            args = _positional(template)
-            items = "\x1e".join(args)
-            code.replace(template, "\x1e" + items + "\x1e")
+            code.replace(template, "\x1e" + "\x1e".join(_positional(template)) + "\x1e")
         elif name in _NOTE_TEMPLATES:
             code.remove(template)
     text = str(code)
-    return [item.strip() for item in _ITEM_SPLIT.split(text) if item and item.strip()]
+    return [mwparserfromhell.parse(item.strip()) for item in _ITEM_SPLIT.split(text)
+            if item and item.strip()]
 
 
-def parse_value(raw: str, key: str, titles: TitleNormalizer, lang: str) -> list[Value]:
+def _has_list_markup(code: Wikicode) -> bool:
+    for node in code.nodes:
+        if isinstance(node, Template) and _template_name(node) in _LIST_TEMPLATES:
+            return True
+        if isinstance(node, Tag) and str(node.tag).lower() == "br":
+            return True
+        if isinstance(node, Text) and _BULLET.search(str(node)):
+            return True
+    return False
+
+
+def parse_value(raw: str | Wikicode, key: str, titles: TitleNormalizer, lang: str) -> list[Value]:
     """All typed values of one infobox parameter (one per list item, or per link)."""
+    code = mwparserfromhell.parse(strip_noise(raw)) if isinstance(raw, str) else raw
     values = []
-    for item in split_items(strip_noise(raw)):
+    for item in split_items(code):
         values.extend(parse_item(item, key, titles, lang))
     return values
 
 
-def parse_item(item: str, key: str, titles: TitleNormalizer, lang: str) -> list[Value]:
-    code = mwparserfromhell.parse(item)
+def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> list[Value]:
     for node in code.nodes:
         if isinstance(node, Template):
             name = _template_name(node)

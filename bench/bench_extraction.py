@@ -1,0 +1,122 @@
+"""Extraction speed and memory against its floor and WikiExtractor, in one interleaved run.
+
+Every measured command is a fresh process (wall time includes interpreter start-up for
+all of them alike); repetitions are interleaved round-robin so that the machine's noise
+hits every command equally; cells are ``median (min–max)``.
+
+    .venv/bin/python bench/bench_extraction.py [--reps 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import bz2
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SHARED, machine, run_measured, summary, table, write_section  # noqa: E402
+
+PY = sys.executable
+FLOOR = ("import sys\nfrom extraction.dump import DumpReader\n"
+         "n = sum(1 for _ in DumpReader(sys.argv[1]))\n")
+MWPARSE = ("import sys, mwparserfromhell\nfrom extraction.dump import DumpReader\n"
+           "for p in DumpReader(sys.argv[1]):\n    mwparserfromhell.parse(p.text)\n")
+
+
+def dump_facts(path: Path) -> tuple[int, float]:
+    from extraction.dump import DumpReader
+
+    pages = list(DumpReader(path))
+    return len(pages), sum(len(p.text.encode()) for p in pages) / 1e6
+
+
+def repeated_dump(path: Path, times: int, target: Path) -> Path:
+    """The dump's pages ``times`` over in one file (same siteinfo): the streaming test input."""
+    xml = bz2.open(path).read()
+    first, last = xml.find(b"<page>"), xml.rfind(b"</page>") + len(b"</page>")
+    body = xml[first:last]
+    with bz2.open(target, "wb") as out:
+        out.write(xml[:first])
+        for _ in range(times):
+            out.write(body + b"\n")
+        out.write(xml[last:])
+    return target
+
+
+def commands(dump: Path, tmp: Path) -> dict[str, list[str]]:
+    wikikg = [PY, "-m", "wikikg.cli", "-q", "build", str(dump), "--no-index"]
+    return {
+        "floor: bz2 + XML pages": [PY, "-c", FLOOR, str(dump)],
+        "mwparserfromhell.parse every page": [PY, "-c", MWPARSE, str(dump)],
+        "WikiExtractor 3.1.0 --no-templates": [
+            PY, "-m", "wikiextractor.WikiExtractor", str(dump), "--no-templates",
+            "--processes", "1", "-q", "-o", str(tmp / "wikiextractor")],
+        "wikikg build, 1 worker": wikikg + ["--out", str(tmp / "w1")],
+        "wikikg build, 2 workers": wikikg + ["--workers", "2", "--out", str(tmp / "w2")],
+    }
+
+
+def measure(named: dict[str, list[str]], reps: int) -> dict[str, tuple[list, list]]:
+    results = {name: ([], []) for name in named}
+    for _ in range(reps):
+        for name, command in named.items():
+            wall, rss = run_measured(command)
+            results[name][0].append(wall)
+            results[name][1].append(rss)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reps", type=int, default=5)
+    args = parser.parse_args()
+    dumps = [SHARED / "dumps" / "enwiki-sample.xml.bz2",
+             SHARED / "dumps" / "dbpedia-minidumps" / "en.xml.bz2"]
+    sections = [f"Machine: {machine()}. Command: `.venv/bin/python bench/bench_extraction.py "
+                f"--reps {args.reps}`. Wall time of each whole command (fresh process, "
+                f"interpreter start-up included), {args.reps} interleaved repetitions, "
+                "median (min–max)."]
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        for dump in dumps:
+            pages, megabytes = dump_facts(dump)
+            results = measure(commands(dump, tmp), args.reps)
+            extractor = statistics.median(results["WikiExtractor 3.1.0 --no-templates"][0])
+            one = statistics.median(results["wikikg build, 1 worker"][0])
+            two = statistics.median(results["wikikg build, 2 workers"][0])
+            rows = []
+            for name, (walls, rss) in results.items():
+                rows.append([name, summary(walls), summary([pages / w for w in walls], 1),
+                             summary([megabytes / w for w in walls]),
+                             f"{statistics.median(rss):.0f}",
+                             f"{extractor / statistics.median(walls):.2f}×"])
+            sections.append(
+                f"### {dump.name}: {pages} pages, {megabytes:.2f} MB of wikitext\n\n"
+                + table(["command", "wall s", "pages/s", "wikitext MB/s", "peak RSS MiB",
+                         "speed vs WikiExtractor"], rows)
+                + f"\n\n2 workers vs 1: **{one / two:.2f}×**; "
+                f"1 worker vs WikiExtractor: **{extractor / one:.2f}×** (>1 = wikikg faster).")
+        sample = dumps[0]
+        big = repeated_dump(sample, 10, tmp / "sample-x10.xml.bz2")
+        memory = measure({
+            "sample once": [PY, "-m", "wikikg.cli", "-q", "build", str(sample), "--out",
+                            str(tmp / "m1")],
+            "sample ×10": [PY, "-m", "wikikg.cli", "-q", "build", str(big), "--out",
+                           str(tmp / "m10")],
+        }, max(2, args.reps // 2))
+        once = statistics.median(memory["sample once"][1])
+        ten = statistics.median(memory["sample ×10"][1])
+        sections.append(
+            "### Streaming: peak RSS does not grow with the number of pages\n\n"
+            + table(["input", "wall s", "peak RSS MiB"],
+                    [[name, summary(w), summary(r, 0)] for name, (w, r) in memory.items()])
+            + f"\n\nPeak RSS ×10 pages / ×1: **{ten / once:.2f}** (target ≤ 1.2).")
+    write_section("extraction", "## Extraction\n\n" + "\n\n".join(sections))
+    print("\n\n".join(sections))
+
+
+if __name__ == "__main__":
+    main()
