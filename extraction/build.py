@@ -22,7 +22,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -201,8 +201,13 @@ class _Runner:
 
 
 def build(inputs: list[str | os.PathLike], out: str | os.PathLike,
-          options: BuildOptions | None = None) -> dict:
-    """Build ``out`` from the dumps; returns the stats written to ``stats.json``."""
+          options: BuildOptions | None = None,
+          finalize: Callable[[Path], dict] | None = None) -> dict:
+    """Build ``out`` from the dumps; returns the stats written to ``stats.json``.
+
+    ``finalize(work_dir)`` runs on the finished files before the directory is swapped into
+    place (the CLI adds the RDF store there), and its dict is merged into the stats.
+    """
     options = options or BuildOptions()
     paths = [Path(p) for p in inputs]
     for path in paths:
@@ -216,6 +221,9 @@ def build(inputs: list[str | os.PathLike], out: str | os.PathLike,
     work.chmod(0o777 & ~umask)
     try:
         stats = _build_into(work, paths, options)
+        if finalize is not None:
+            stats.update(finalize(work))
+            (work / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
         _replace(work, out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

@@ -29,3 +29,16 @@ def sample_build(tmp_path_factory, shared) -> Path:
 
 def load(build_dir: Path, name: str) -> list[dict]:
     return list(read_jsonl(build_dir / f"{name}.jsonl.gz"))
+
+
+@pytest.fixture(scope="session")
+def sample_graph(tmp_path_factory, sample_build) -> Path:
+    """The sample build with its RDF store (what `wikikg build` writes)."""
+    import shutil
+
+    from kg import assemble
+
+    out = tmp_path_factory.mktemp("graphs") / "sample"
+    shutil.copytree(sample_build, out)
+    assemble(out)
+    return out

@@ -1,0 +1,182 @@
+"""``KnowledgeGraph``: a persistent Oxigraph store in ``DIR/store`` and its metadata.
+
+A graph directory holds ``store/`` (RocksDB, filled with ``bulk_load``), ``graph.nt.gz``
+(the same triples as N-Triples) and ``kg.json`` (format, base IRI, counts).  ``kg.json``
+is written last, so a directory without it is an unfinished build.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from kg.iri import DEFAULT_BASE, IriScheme
+from kg.sparql import run_query, solution_rows, to_python
+
+log = logging.getLogger(__name__)
+
+FORMAT = "wikikg-kg/1"
+META = "kg.json"
+GRAPH_FILE = "graph.nt.gz"
+STORE_DIR = "store"
+
+
+class GraphError(Exception):
+    """A graph directory that is missing, unfinished or of another format."""
+
+
+def write_graph(directory: str | os.PathLike, lines: Iterable[str], base_iri: str = DEFAULT_BASE,
+                source: str = "build", extra: dict | None = None) -> dict:
+    """Write ``graph.nt.gz`` from N-Triples lines, bulk-load ``store/``, then ``kg.json``.
+
+    The store is loaded into a temporary sibling and renamed, so a failed load never
+    leaves a half-filled store under the final name.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / META).unlink(missing_ok=True)
+    graph_tmp = directory / f".{GRAPH_FILE}.part"
+    count = 0
+    with open(graph_tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0,
+                                                     compresslevel=3) as out:
+        for line in lines:
+            out.write(line.encode("utf-8"))
+            count += 1
+    graph_tmp.replace(directory / GRAPH_FILE)
+    store_tmp = directory / f".{STORE_DIR}.part"
+    shutil.rmtree(store_tmp, ignore_errors=True)
+    store = ox.Store(str(store_tmp))
+    with gzip.open(directory / GRAPH_FILE, "rb") as handle:
+        store.bulk_load(input=handle, format=ox.RdfFormat.N_TRIPLES)
+    store.optimize()
+    triples = len(store)
+    del store
+    shutil.rmtree(directory / STORE_DIR, ignore_errors=True)
+    store_tmp.rename(directory / STORE_DIR)
+    meta = {"format": FORMAT, "base_iri": base_iri, "source": source, "triples": triples,
+            "lines": count}
+    meta.update(extra or {})
+    (directory / META).write_text(json.dumps(meta, indent=2) + "\n")
+    log.info("graph: %d triples in %s", triples, directory / STORE_DIR)
+    return meta
+
+
+class KnowledgeGraph:
+    """Read access to a graph directory: SPARQL, triple patterns, NetworkX and rdflib views."""
+
+    def __init__(self, directory: Path, store: ox.Store, meta: dict):
+        self.directory = directory
+        self.store = store
+        self.meta = meta
+        self.scheme = IriScheme(meta.get("base_iri", DEFAULT_BASE))
+
+    @classmethod
+    def open(cls, directory: str | os.PathLike, read_only: bool = True) -> KnowledgeGraph:
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise GraphError(f"{directory}: no such graph directory")
+        meta_path = directory / META
+        if not meta_path.is_file():
+            hint = ("it holds an extraction build without a graph; run `wikikg build` again"
+                    if (directory / "entities.jsonl.gz").exists()
+                    else "the build that made it was interrupted, or it is not a wikikg graph")
+            raise GraphError(f"{directory}: no {META} ({hint})")
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format") != FORMAT:
+            raise GraphError(f"{directory}: graph format {meta.get('format')!r}, this wikikg "
+                             f"reads {FORMAT!r}; rebuild it")
+        path = str(directory / STORE_DIR)
+        try:
+            store = ox.Store.read_only(path) if read_only else ox.Store(path)
+        except OSError as exc:
+            raise GraphError(f"{directory / STORE_DIR}: cannot open the store: {exc}") from exc
+        return cls(directory, store, meta)
+
+    def query(self, sparql: str, limit: int | None = None):
+        """SELECT -> list of ``{var: value}``; ASK -> bool; CONSTRUCT/DESCRIBE -> triples.
+
+        Values are Python values (:func:`kg.sparql.to_python`); unbound variables are None.
+        """
+        result = run_query(self.store, sparql)
+        if isinstance(result, ox.QueryBoolean):
+            return bool(result)
+        if isinstance(result, ox.QuerySolutions):
+            variables, rows, _ = solution_rows(result, limit)
+            return [dict(zip(variables, map(to_python, row))) for row in rows]
+        return [(to_python(t.subject), to_python(t.predicate), to_python(t.object))
+                for t in result]
+
+    def query_terms(self, sparql: str):
+        """The raw pyoxigraph result (terms, not Python values), after the safety check."""
+        return run_query(self.store, sparql)
+
+    def triples(self, subject: str | None = None, predicate: str | None = None,
+                obj=None) -> Iterator[tuple]:
+        """Triples matching a pattern (IRIs as ``str``; an object may be an IRI or a value)."""
+        s = ox.NamedNode(subject) if subject else None
+        p = ox.NamedNode(predicate) if predicate else None
+        o = _object_term(obj)
+        for quad in self.store.quads_for_pattern(s, p, o, ox.DefaultGraph()):
+            yield to_python(quad.subject), to_python(quad.predicate), to_python(quad.object)
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def stats(self) -> dict:
+        """Triple, entity, predicate counts and the most frequent predicates and classes."""
+        rows = self.query("SELECT ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?p "
+                          "ORDER BY DESC(?n)")
+        classes = self.query(
+            "SELECT ?c (COUNT(*) AS ?n) WHERE { ?s a ?c } GROUP BY ?c ORDER BY DESC(?n) LIMIT 20")
+        subjects = self.query("SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s ?p ?o }")[0]["n"]
+        return {"triples": len(self), "subjects": subjects, "predicates": len(rows),
+                "top_predicates": {r["p"]: r["n"] for r in rows[:20]},
+                "top_classes": {r["c"]: r["n"] for r in classes}}
+
+    def to_networkx(self):
+        """MultiDiGraph of IRI nodes: one edge per IRI-to-IRI triple (``relation`` = the
+        predicate); literal objects become node attributes (a list per predicate)."""
+        import networkx as nx
+
+        graph = nx.MultiDiGraph()
+        for quad in self.store.quads_for_pattern(None, None, None, ox.DefaultGraph()):
+            subject, predicate, obj = quad.subject, quad.predicate.value, quad.object
+            s = to_python(subject)
+            if isinstance(obj, ox.Literal):
+                graph.add_node(s)
+                graph.nodes[s].setdefault(predicate, []).append(to_python(obj))
+            else:
+                graph.add_edge(s, to_python(obj), relation=predicate)
+        return graph
+
+    def to_rdflib(self, max_triples: int = 2_000_000):
+        """An in-memory ``rdflib.Graph`` copy (for small graphs and rdflib tooling)."""
+        import rdflib
+
+        if len(self) > max_triples:
+            raise GraphError(f"{len(self)} triples is more than max_triples={max_triples} "
+                             "for an in-memory rdflib copy")
+        graph = rdflib.Graph()
+        with gzip.open(self.directory / GRAPH_FILE, "rb") as handle:
+            graph.parse(handle, format="nt")
+        return graph
+
+
+def _object_term(obj):
+    if obj is None or isinstance(obj, (ox.NamedNode, ox.Literal, ox.BlankNode)):
+        return obj
+    if isinstance(obj, str) and obj.startswith(("http://", "https://", "urn:")):
+        return ox.NamedNode(obj)
+    if isinstance(obj, bool):
+        return ox.Literal("true" if obj else "false",
+                          datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#boolean"))
+    if isinstance(obj, int):
+        return ox.Literal(str(obj), datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer"))
+    return ox.Literal(str(obj))
