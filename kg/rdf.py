@@ -1,11 +1,11 @@
 """Build records -> RDF triples, as N-Triples lines (the bulk loader's fastest input).
 
-| record | triples |
-|---|---|
-| entity | ``rdf:type ont:Article`` (+ ``ont:DisambiguationPage``), ``rdf:type class/<Name>`` per infobox, ``rdfs:label "Title"@lang``, ``ont:abstract "..."@lang``, ``dct:subject resource/Category:<Name>``, provenance ``ont:wikiPageID``, ``ont:wikiPageRevisionID`` |
-| fact | ``property/<key>`` to an entity IRI or a typed literal (quantities: ``"5"^^unit/km``) |
-| link | ``ont:wikiPageWikiLink`` |
-| redirect | ``ont:wikiPageRedirects`` |
+- entity: ``rdf:type ont:Article`` (and ``ont:DisambiguationPage``), ``rdf:type class/<Name>``
+  per infobox, ``rdfs:label "Title"@lang``, ``ont:abstract "..."@lang``,
+  ``dct:subject resource/Category:<Name>``, provenance ``ont:wikiPageID`` and
+  ``ont:wikiPageRevisionID``;
+- fact: ``property/<key>`` to an entity IRI or a typed literal (quantities: ``"5"^^unit/km``);
+- link: ``ont:wikiPageWikiLink``; redirect: ``ont:wikiPageRedirects``.
 """
 
 from __future__ import annotations

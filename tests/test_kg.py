@@ -19,7 +19,7 @@ from kg.io import export_graph, import_graph
 S = IriScheme()
 R = S.base + "resource/"
 P = S.base + "property/"
-O = S.base + "ontology/"
+ONT = S.base + "ontology/"
 
 
 @pytest.fixture(scope="module")
@@ -57,15 +57,15 @@ def test_hand_checked_facts_are_typed_triples(graph):
 
 
 def test_links_redirects_categories_and_provenance(graph, sample_build):
-    assert graph.query(f"ASK {{ <{R}AccessibleComputing> <{O}wikiPageRedirects> "
+    assert graph.query(f"ASK {{ <{R}AccessibleComputing> <{ONT}wikiPageRedirects> "
                        f"<{R}Computer_accessibility> }}")
-    assert graph.query(f"ASK {{ <{R}Animal_Farm> <{O}wikiPageWikiLink> <{R}George_Orwell> }}")
+    assert graph.query(f"ASK {{ <{R}Animal_Farm> <{ONT}wikiPageWikiLink> <{R}George_Orwell> }}")
     assert graph.query(f"ASK {{ <{R}Animal_Farm> <http://purl.org/dc/terms/subject> "
                        f"<{R}Category:Dystopian_novels> }}")
     entity = next(json.loads(line) for line in gzip.open(sample_build / "entities.jsonl.gz")
                   if json.loads(line)["title"] == "Animal Farm")
-    (row,) = graph.query(f"SELECT ?id ?rev WHERE {{ <{R}Animal_Farm> <{O}wikiPageID> ?id ; "
-                         f"<{O}wikiPageRevisionID> ?rev }}")
+    (row,) = graph.query(f"SELECT ?id ?rev WHERE {{ <{R}Animal_Farm> <{ONT}wikiPageID> ?id ; "
+                         f"<{ONT}wikiPageRevisionID> ?rev }}")
     assert (row["id"], row["rev"]) == (entity["id"], entity["revision_id"])
 
 
@@ -96,17 +96,17 @@ def test_bad_queries_are_refused_before_the_store(graph):
 
 
 def test_triples_networkx_rdflib_and_stats(graph):
-    links = list(graph.triples(R + "Animal_Farm", O + "wikiPageWikiLink"))
-    assert (R + "Animal_Farm", O + "wikiPageWikiLink", R + "George_Orwell") in links
+    links = list(graph.triples(R + "Animal_Farm", ONT + "wikiPageWikiLink"))
+    assert (R + "Animal_Farm", ONT + "wikiPageWikiLink", R + "George_Orwell") in links
     view = graph.to_networkx()
     assert isinstance(view, nx.MultiDiGraph)
     relations = {d["relation"] for _, _, d in view.edges(R + "Animal_Farm", data=True)}
-    assert O + "wikiPageWikiLink" in relations and P + "author" in relations
+    assert ONT + "wikiPageWikiLink" in relations and P + "author" in relations
     assert view.nodes[R + "Animal_Farm"][P + "pages"] == [112]
     assert len(graph.to_rdflib()) == len(graph)
     stats = graph.stats()
     assert stats["triples"] == len(graph) > 20_000
-    assert stats["top_predicates"][O + "wikiPageWikiLink"] > 10_000
+    assert stats["top_predicates"][ONT + "wikiPageWikiLink"] > 10_000
 
 
 def test_tsv_import_keeps_splits_and_reports_bad_lines(shared, tmp_path):

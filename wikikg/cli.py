@@ -195,8 +195,9 @@ def query(directory, sparql, query_file, fmt, limit):
               help="Query worker processes.")
 def serve(directory, host, port, timeout, max_rows, workers):
     """Serve DIRECTORY's graph as a read-only SPARQL 1.1 Protocol endpoint at /sparql."""
-    from kg import GraphError
     from kg.server import serve as run_server
+
+    from kg import GraphError
 
     try:
         run_server(directory, host=host, port=port, timeout=timeout, max_rows=max_rows,
