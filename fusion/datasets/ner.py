@@ -1,0 +1,121 @@
+"""A distantly supervised NER set from a build's linked mentions.
+
+Each linked entity's class comes from its infobox through ``data/infobox_classes.tsv``
+(PER / ORG / LOC / MISC).  A mention whose entity has no known class cannot be labelled,
+and calling its tokens ``O`` would teach the model that names are not entities, so the
+rule for ``O`` is strict: a sentence is kept only if (1) every linked mention has a class,
+(2) at least one mention is labelled, and (3) at most ``max_unlinked_capitals`` capitalised
+tokens outside mentions remain (the sentence's first token excepted): unlinked tokens
+count as ``O`` only in sentences whose capitalised spans are (almost) all linked.
+Splits are by page.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from extraction.jsonl import read_jsonl
+from fusion.datasets.schema import (
+    CLASSES,
+    SPLITS,
+    NERExample,
+    bio_tags,
+    tokenize,
+    write_ner_dataset,
+)
+from fusion.datasets.splits import split_of
+
+TABLE = Path(__file__).resolve().parents[2] / "data" / "infobox_classes.tsv"
+
+
+@dataclass
+class NERConfig:
+    max_unlinked_capitals: int = 0
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 13
+
+
+class ClassTable:
+    """Infobox name -> NER class, from the documented TSV table."""
+
+    def __init__(self, path: str | os.PathLike = TABLE):
+        self.patterns: list[tuple[str, str]] = []
+        for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            pattern, _, label = line.partition("\t")
+            if label not in CLASSES:
+                raise ValueError(f"{path}:{number}: class {label!r} is not one of {CLASSES}")
+            self.patterns.append((pattern.strip().lower(), label))
+        self.exact = dict(self.patterns)
+
+    def classify(self, infobox: str) -> str | None:
+        name = infobox.lower().removeprefix("infobox").strip()
+        if name in self.exact:
+            return self.exact[name]
+        for pattern, label in self.patterns:
+            if re.search(rf"(?<!\w){re.escape(pattern)}(?!\w)", name):
+                return label
+        return None
+
+
+def entity_classes(build_dir: Path, table: ClassTable) -> dict[str, str]:
+    """Article title -> class of its first classifiable infobox."""
+    classes = {}
+    for entity in read_jsonl(build_dir / "entities.jsonl.gz"):
+        for infobox in entity["infoboxes"]:
+            label = table.classify(infobox)
+            if label:
+                classes[entity["title"]] = label
+                break
+    return classes
+
+
+def label_sentence(sentence: dict, classes: dict[str, str], config: NERConfig) -> NERExample | None:
+    """The sentence as tokens + IOB2 tags, or ``None`` when the O-rule cannot vouch for it."""
+    entities = []
+    for mention in sentence["mentions"]:
+        if mention["title"] is None:
+            continue
+        label = classes.get(mention["title"])
+        if label is None:
+            return None
+        entities.append((mention["start"], mention["end"], label))
+    if not entities:
+        return None
+    text = sentence["text"]
+    spans = tokenize(text)
+    tags = bio_tags(spans, entities)
+    unlinked = sum(1 for i, ((s, e), tag) in enumerate(zip(spans, tags))
+                   if i > 0 and tag == "O" and text[s].isupper())
+    if unlinked > config.max_unlinked_capitals:
+        return None
+    return NERExample(sentence["id"], [text[s:e] for s, e in spans], tags, text)
+
+
+def build_ner_dataset(directory: str | os.PathLike, out: str | os.PathLike,
+                      config: NERConfig | None = None, table: ClassTable | None = None) -> dict:
+    config = config or NERConfig()
+    directory, out = Path(directory), Path(out)
+    classes = entity_classes(directory, table or ClassTable())
+    examples = {split: [] for split in SPLITS}
+    seen = kept = 0
+    for sentence in read_jsonl(directory / "sentences.jsonl.gz"):
+        seen += 1
+        example = label_sentence(sentence, classes, config)
+        if example is None:
+            continue
+        kept += 1
+        examples[split_of((sentence["page"],), config.fractions, config.seed)].append(example)
+    tags = Counter(t for split in examples.values() for e in split for t in e.tags
+                   if t.startswith("B-"))
+    stats = {"kind": "ner", "source": "distant", "config": asdict(config),
+             "sentences_read": seen, "sentences_kept": kept, "classified_entities": len(classes),
+             "splits": {s: len(examples[s]) for s in SPLITS},
+             "entities": {t[2:]: n for t, n in tags.most_common()}}
+    write_ner_dataset(out, examples, stats)
+    return stats

@@ -1,0 +1,159 @@
+"""Training sets: distant supervision on the real sample build, FewRel and WikiANN imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from fusion.datasets import (
+    DistantConfig,
+    build_ner_dataset,
+    build_re_dataset,
+    dataset_stats,
+    import_fewrel,
+    load_entity_map,
+    read_conll,
+)
+from fusion.datasets.ner import ClassTable
+from fusion.datasets.schema import read_jsonl
+from kg import IriScheme
+
+R = IriScheme().base + "resource/"
+P = IriScheme().base + "property/"
+
+
+@pytest.fixture(scope="module")
+def re_set(sample_graph, tmp_path_factory):
+    out = tmp_path_factory.mktemp("re") / "sample-re"
+    stats = build_re_dataset(sample_graph, out, DistantConfig())
+    return out, stats
+
+
+def examples(directory, *splits):
+    return [e for s in splits or ("train", "dev", "test") for e in read_jsonl(directory / f"{s}.jsonl")]
+
+
+def find(items, relation, head, tail, text_start):
+    return [e for e in items if e["relation"] == relation and e["head"]["iri"] == R + head
+            and e["tail"]["iri"] == R + tail and e["text"].startswith(text_start)]
+
+
+def test_sample_build_yields_several_relations(re_set):
+    out, stats = re_set
+    relations = json.loads((out / "relations.json").read_text())["relations"]
+    assert relations[0] == {"id": 0, "name": "no_relation", "label": "no_relation",
+                            "examples": stats["relations"]["no_relation"]}
+    positive = {r["name"] for r in relations[1:]}
+    assert len(positive) >= 8 and {"capital", "birth_place", "influences"} <= positive
+    assert all(n >= 5 for r, n in stats["relations"].items())
+
+
+def test_examples_checked_by_hand_against_the_dump(re_set):
+    items = examples(re_set[0])
+    # Alabama: "The capital of Alabama is Montgomery." / infobox |Capital = [[Montgomery, Alabama|...]]
+    (capital,) = find(items, "capital", "Alabama", "Montgomery,_Alabama", "The capital of Alabama")
+    assert capital["direction"] == "forward" and capital["page"] == "Alabama"
+    assert capital["text"][capital["tail"]["start"]:capital["tail"]["end"]] == "Montgomery"
+    # Albert Einstein: "Albert Einstein was born in Ulm, ..." / | birth_place = [[Ulm]], ...
+    (born,) = find(items, "birth_place", "Albert_Einstein", "Ulm", "Albert Einstein was born in Ulm")
+    assert born["head"]["surface"] == "Albert Einstein"
+    # Alberta: "Alberta's capital city, Edmonton, ..." / |capital = [[Edmonton]]
+    assert find(items, "capital", "Alberta", "Edmonton", "Alberta's capital city, Edmonton")
+    for example in items:
+        for side in ("head", "tail"):
+            span = example[side]
+            assert example["text"][span["start"]:span["end"]] == span["surface"]
+
+
+def test_no_pair_crosses_splits_and_heldout_matches(re_set):
+    out, _ = re_set
+    pairs = {}
+    for split in ("train", "dev", "test"):
+        for example in read_jsonl(out / f"{split}.jsonl"):
+            pair = frozenset((example["head"]["iri"], example["tail"]["iri"]))
+            assert pairs.setdefault(pair, split) == split, pair
+    expected = {(e["head"]["iri"], P + e["relation"], e["tail"]["iri"])
+                for e in examples(out, "dev", "test") if e["relation"] != "no_relation"}
+    heldout = {tuple(line.split("\t")) for line in
+               (out / "heldout_triples.tsv").read_text().splitlines()}
+    assert heldout == expected and heldout
+
+
+def test_negative_ratio_and_determinism(sample_graph, tmp_path, re_set):
+    _, stats = re_set
+    positives = sum(n for r, n in stats["relations"].items() if r != "no_relation")
+    assert 0.7 * positives <= stats["relations"]["no_relation"] <= 1.3 * positives
+    again = build_re_dataset(sample_graph, tmp_path / "again", DistantConfig())
+    assert (tmp_path / "again" / "train.jsonl").read_bytes() == (re_set[0] / "train.jsonl").read_bytes()
+    none = build_re_dataset(sample_graph, tmp_path / "none", DistantConfig(negative_ratio=0))
+    assert "no_relation" not in none["relations"]
+
+
+def test_ner_from_linked_mentions(sample_graph, tmp_path):
+    assert ClassTable().classify("infobox officeholder") == "PER"
+    assert ClassTable().classify("infobox province or territory of canada") == "LOC"
+    stats = build_ner_dataset(sample_graph, tmp_path / "ner")
+    assert stats["sentences_kept"] > 100 and {"PER", "LOC", "MISC"} <= set(stats["entities"])
+    conll = (tmp_path / "ner" / "train.conll").read_text()
+    assert "Alabama\tB-LOC" in conll
+    for example in examples(tmp_path / "ner"):
+        assert len(example["tokens"]) == len(example["tags"])
+        assert not any(t.startswith("I-") and (i == 0 or example["tags"][i - 1] == "O")
+                       for i, t in enumerate(example["tags"]))
+
+
+def test_fewrel_import_keeps_everything_with_exact_offsets(shared):
+    fewrel = shared / "re" / "fewrel" / "val_wiki.json"
+    entity_map = load_entity_map(shared / "kg" / "FB15k-237" / "entity2wikidata.json")
+    splits, counts = import_fewrel(fewrel, entity_map)
+    assert counts["read"] == counts["kept"] == 11200
+    assert {k: len(v) for k, v in splits.items()} == {"train": 7840, "dev": 1120, "test": 2240}
+    raw = json.loads(fewrel.read_text())
+    for relation, items in splits.items():
+        for example in items:
+            for side in ("head", "tail"):
+                span = example[side]
+                assert example["text"][span["start"]:span["end"]] == span["surface"]
+    first = json.loads(fewrel.read_text())["P177"][0]
+    converted = next(e for s in splits.values() for e in s if e["sentence_id"] == "fewrel:P177:0")
+    name, qid, _ = first["h"]
+    assert converted["head"]["surface"].lower() == name and converted["head"]["wikidata"] == qid
+    # independent count: instances whose head or tail Wikidata id is in entity2wikidata.json
+    known = {v["wikidata_id"] for v in json.loads(
+        (shared / "kg" / "FB15k-237" / "entity2wikidata.json").read_text()).values()
+        if v.get("wikidata_id")}
+    expected = sum(i["h"][1] in known or i["t"][1] in known for v in raw.values() for i in v)
+    assert counts["linked_head_or_tail"] == expected == 4235
+    per_relation = {r: sum(e["relation"] == r for e in splits["test"]) for r in raw}
+    assert set(per_relation.values()) == {140}, "stratified: 20% of each relation's 700"
+
+
+def test_wikiann_import_and_bad_lines(shared, tmp_path):
+    train, counts = read_conll(shared / "ner" / "wikiann-en" / "train")
+    assert len(train) == counts["sentences"] == 20000 and counts["lines_skipped"] == 0
+    assert train[0].tokens[:2] == ["R.H.", "Saunders"] and train[0].tags[:2] == ["B-ORG", "I-ORG"]
+    bad = tmp_path / "train"
+    bad.write_text("en:Paris\tB-LOC\nen:is\nen:nice\tO\n\nen:Ada\tI-PER\n")
+    items, counts = read_conll(bad)
+    assert counts == {"lines_read": 4, "tokens_kept": 3, "lines_skipped": 1, "sentences": 2}
+    assert items[1].tags == ["B-PER"], "I- after O repaired to B-"
+
+
+def test_dataset_cli_and_stats(shared, sample_graph, tmp_path):
+    cli = [sys.executable, "-m", "wikikg.cli", "-q", "dataset"]
+    done = subprocess.run(cli + ["conll", str(shared / "ner" / "wikiann-en" / "dev"), "--out",
+                                 str(tmp_path / "wikiann")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "read 80536 lines, kept 80536, skipped 0" in done.stderr
+    done = subprocess.run(cli + ["re", str(sample_graph), "--out", str(tmp_path / "re")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    stats = dataset_stats(tmp_path / "re")
+    assert stats["entity_in_graph"]["head_or_tail"] == 1.0
+    assert (tmp_path / "re" / "relation_frequencies.png").stat().st_size > 5000
+    done = subprocess.run(cli + ["stats", str(tmp_path / "wikiann")], capture_output=True,
+                          text=True)
+    assert json.loads(done.stdout)["entities"]["LOC"] > 1000
