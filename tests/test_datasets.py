@@ -86,7 +86,7 @@ def test_negative_ratio_and_determinism(sample_graph, tmp_path, re_set):
     _, stats = re_set
     positives = sum(n for r, n in stats["relations"].items() if r != "no_relation")
     assert 0.7 * positives <= stats["relations"]["no_relation"] <= 1.3 * positives
-    again = build_re_dataset(sample_graph, tmp_path / "again", DistantConfig())
+    build_re_dataset(sample_graph, tmp_path / "again", DistantConfig())
     assert (tmp_path / "again" / "train.jsonl").read_bytes() == (re_set[0] / "train.jsonl").read_bytes()
     none = build_re_dataset(sample_graph, tmp_path / "none", DistantConfig(negative_ratio=0))
     assert "no_relation" not in none["relations"]
@@ -112,7 +112,7 @@ def test_fewrel_import_keeps_everything_with_exact_offsets(shared):
     assert counts["read"] == counts["kept"] == 11200
     assert {k: len(v) for k, v in splits.items()} == {"train": 7840, "dev": 1120, "test": 2240}
     raw = json.loads(fewrel.read_text())
-    for relation, items in splits.items():
+    for _relation, items in splits.items():
         for example in items:
             for side in ("head", "tail"):
                 span = example[side]
