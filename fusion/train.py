@@ -1,0 +1,361 @@
+"""``train()``: fine-tune a knowledge-enhanced model on an RE or NER dataset directory.
+
+One entry point over replaceable parts (PyKEEN style): the dataset (``DATA/*.jsonl``),
+the entity index (``--kg DIR --embeddings NAME``), the model (encoder + fusion + head),
+the loop (AdamW with separate encoder/new-layer learning rates, linear warm-up and decay,
+clipping, accumulation, early stopping on dev F1) and the evaluator (``fusion.metrics``).
+
+Every epoch ends with a checkpoint (``RUN/checkpoints/last``: weights as safetensors,
+optimizer/scheduler/RNG state loadable with ``torch.load(weights_only=True)``).  The data
+order of epoch *e* comes from a generator seeded with ``seed + e``, so ``--resume`` after
+a kill continues exactly where an uninterrupted run of the same seed would be.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from fusion.config import FusionConfig
+from fusion.datasets.ner import graph_base
+from fusion.datasets.schema import read_jsonl
+from fusion.entities import EntityTable
+from fusion.features import collate, encode_ner, encode_re
+from fusion.metrics import format_report, ner_scores, re_scores
+from fusion.model import WEIGHTS_NAME, KnowledgeEnhancedModel, build_model
+from kg.iri import DEFAULT_BASE
+
+log = logging.getLogger(__name__)
+
+STATE_NAME = "trainer_state.pt"
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str
+    task: str = "re"
+    fusion: str = "none"
+    kg: str | None = None
+    embeddings: str | None = None
+    base_model: str = ""
+    epochs: int = 3
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    grad_accum: int = 1
+    lr: float = 5e-5
+    head_lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup: float = 0.1
+    max_grad_norm: float = 1.0
+    dropout: float = 0.1
+    link_dropout: float = 0.1
+    fusion_layer: int = -1
+    max_length: int = 128
+    freeze: str = "none"
+    seed: int = 13
+    max_steps: int | None = None
+    patience: int = 2
+    max_train_examples: int | None = None
+    device: str = "auto"
+    resume: bool = False
+    progress: bool = True
+    history: list = field(default_factory=list)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda asked for, but CUDA is not available")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def load_entities(config: TrainConfig) -> EntityTable | None:
+    if config.fusion == "none" and not config.embeddings:
+        return None
+    if not (config.kg and config.embeddings):
+        raise ValueError(f"--fusion {config.fusion} needs --kg DIR and --embeddings NAME")
+    return EntityTable.from_embeddings(Path(config.kg) / "embeddings" / config.embeddings)
+
+
+def label_set(data: Path, task: str) -> list[str]:
+    if task == "re":
+        return [r["name"] for r in json.loads((data / "relations.json").read_text())["relations"]]
+    return json.loads((data / "labels.json").read_text())["labels"]
+
+
+def apply_freeze(model: KnowledgeEnhancedModel, freeze: str) -> None:
+    """``none``, ``embeddings`` (word embeddings), ``encoder`` (all of it) or ``bottom-N``
+    (embeddings and the first N layers)."""
+    from fusion.model import encoder_layers
+
+    encoder = model.encoder
+    if freeze == "none":
+        return
+    if freeze == "encoder":
+        for p in encoder.parameters():
+            p.requires_grad = False
+        return
+    for p in encoder.get_input_embeddings().parameters():
+        p.requires_grad = False
+    if freeze.startswith("bottom-"):
+        for layer in encoder_layers(encoder)[: int(freeze.split("-", 1)[1])]:
+            for p in layer.parameters():
+                p.requires_grad = False
+    elif freeze != "embeddings":
+        raise ValueError(f"--freeze {freeze!r}: use none, embeddings, encoder or bottom-N")
+
+
+def optimizer_for(model: KnowledgeEnhancedModel, config: TrainConfig) -> torch.optim.AdamW:
+    """Encoder at ``lr``, new layers (head, fusion) at ``head_lr``; no decay on biases/norms."""
+    groups = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        new = not name.startswith("encoder.")
+        decay = param.ndim > 1
+        groups.setdefault((new, decay), []).append(param)
+    return torch.optim.AdamW([
+        {"params": params, "lr": config.head_lr if new else config.lr,
+         "weight_decay": config.weight_decay if decay else 0.0}
+        for (new, decay), params in sorted(groups.items())])
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        self.data = Path(config.data)
+        self.out = Path(config.out)
+        self.device = resolve_device(config.device)
+        seed_everything(config.seed)
+        self.labels = label_set(self.data, config.task)
+        self.label_ids = {label: i for i, label in enumerate(self.labels)}
+        self.entities = load_entities(config)
+        fusion_config = FusionConfig(
+            task=config.task, fusion=config.fusion, base_model=config.base_model,
+            labels=self.labels, fusion_layer=config.fusion_layer, link_dropout=config.link_dropout,
+            classifier_dropout=config.dropout, max_length=config.max_length,
+            base_iri=graph_base(Path(config.kg)) if config.kg else DEFAULT_BASE)
+        self.model, self.tokenizer = build_model(fusion_config, self.entities)
+        apply_freeze(self.model, config.freeze)
+        self.model.to(self.device)
+        self.encode = encode_re if config.task == "re" else encode_ner
+        self.splits = {s: self._features(s) for s in ("train", "dev", "test")}
+        if config.max_train_examples:
+            self.splits["train"] = self.splits["train"][: config.max_train_examples]
+        self.optimizer = optimizer_for(self.model, config)
+        steps_per_epoch = math.ceil(len(self.splits["train"][0]) / config.batch_size
+                                    / config.grad_accum) if self.splits["train"][0] else 1
+        total = steps_per_epoch * config.epochs
+        if config.max_steps:
+            total = min(total, config.max_steps)
+        self.scheduler = get_linear_schedule_with_warmup(
+            self.optimizer, int(config.warmup * total), max(1, total))
+        self.autocast = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
+        self.step, self.epoch, self.best, self.stale = 0, 0, -1.0, 0
+        self.history: list[dict] = []
+
+    def _features(self, split: str) -> tuple[list[dict], list[dict]]:
+        path = self.data / f"{split}.jsonl"
+        records = read_jsonl(path) if path.exists() else []
+        features = [self.encode(r, self.tokenizer, self.model.config, self.entities,
+                                self.label_ids) for r in records]
+        return features, records
+
+    def _loader(self, features: list[dict], shuffle_seed: int | None, batch_size: int):
+        generator = None
+        if shuffle_seed is not None:
+            generator = torch.Generator().manual_seed(shuffle_seed)
+        return DataLoader(features, batch_size=batch_size, shuffle=shuffle_seed is not None,
+                          generator=generator,
+                          collate_fn=lambda b: collate(b, self.tokenizer.pad_token_id))
+
+    def _forward(self, batch: dict) -> dict:
+        batch = {k: v.to(self.device) for k, v in batch.items()}
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            return self.model(**batch)
+
+    def train(self) -> dict:
+        config = self.config
+        if config.resume:
+            self._resume()
+        elif self.out.exists() and any(self.out.iterdir()):
+            raise FileExistsError(f"{self.out} is not empty (use --resume to continue a run, or "
+                                  "another --out)")
+        self.out.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        while self.epoch < config.epochs and not self._done():
+            loss = self._train_epoch()
+            dev = self.evaluate("dev")
+            self.epoch += 1
+            self.history.append({"epoch": self.epoch, "step": self.step, "train_loss": loss,
+                                 "dev_micro_f1": dev["micro_f1"], "dev_macro_f1": dev["macro_f1"]})
+            log.info("epoch %d step %d: loss %.4f, dev micro-F1 %.4f", self.epoch, self.step,
+                     loss, dev["micro_f1"])
+            if dev["micro_f1"] > self.best:
+                self.best, self.stale = dev["micro_f1"], 0
+                self.model.save_pretrained(self.out, self.tokenizer)
+            else:
+                self.stale += 1
+            self._checkpoint()
+            if self.stale >= config.patience:
+                log.info("early stop: dev F1 has not improved for %d epochs", self.stale)
+                break
+        return self._finish(time.perf_counter() - started)
+
+    def _done(self) -> bool:
+        return bool(self.config.max_steps) and self.step >= self.config.max_steps
+
+    def _train_epoch(self) -> float:
+        config = self.config
+        self.model.train()
+        loader = self._loader(self.splits["train"][0], config.seed + self.epoch, config.batch_size)
+        losses = []
+        bar = tqdm(loader, desc=f"epoch {self.epoch + 1}", leave=False,
+                   disable=not config.progress or None)
+        for i, batch in enumerate(bar):
+            loss = self._forward(batch)["loss"] / config.grad_accum
+            loss.backward()
+            losses.append(loss.item() * config.grad_accum)
+            if (i + 1) % config.grad_accum == 0 or i + 1 == len(loader):
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
+                self.optimizer.step()
+                self.scheduler.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                self.step += 1
+                bar.set_postfix(loss=f"{losses[-1]:.3f}")
+                if self._done():
+                    break
+        return sum(losses) / max(1, len(losses))
+
+    @torch.no_grad()
+    def predict(self, split: str, model: KnowledgeEnhancedModel | None = None) -> list:
+        model = model or self.model
+        model.eval()
+        features = self.splits[split][0]
+        out = []
+        for batch in self._loader(features, None, self.config.eval_batch_size):
+            logits = self._forward(batch)["logits"].float()
+            if self.config.task == "re":
+                out.extend(logits.argmax(-1).tolist())
+            else:
+                for row, labels in zip(logits.argmax(-1).tolist(), batch["labels"].tolist()):
+                    out.append([p for p, g in zip(row, labels) if g != -100])
+        return out
+
+    def evaluate(self, split: str, model: KnowledgeEnhancedModel | None = None) -> dict:
+        features, records = self.splits[split]
+        if not features:
+            return {"micro_f1": 0.0, "macro_f1": 0.0}
+        predicted = self.predict(split, model)
+        if self.config.task == "re":
+            gold = [r["relation"] for r in records]
+            names = [self.labels[p] for p in predicted]
+            scores = re_scores(gold, names, self.labels)
+            linked = [i for i, r in enumerate(records)
+                      if self.entities is not None and (self.entities.index(r["head"].get("iri"))
+                                                        or self.entities.index(r["tail"].get("iri")))]
+            if linked:
+                subset = re_scores([gold[i] for i in linked], [names[i] for i in linked],
+                                   self.labels)
+                scores["linked"] = {"examples": len(linked), "share": len(linked) / len(gold),
+                                    "micro_f1": subset["micro_f1"], "macro_f1": subset["macro_f1"]}
+            return scores
+        gold = [[self.labels[g] for g in f["labels"] if g != -100] for f in features]
+        names = [[self.labels[p] for p in row] for row in predicted]
+        return ner_scores(gold, names)
+
+    # --- checkpoints ------------------------------------------------------------------
+
+    def _checkpoint(self) -> None:
+        """Weights + optimizer/scheduler/RNG state, written beside and swapped in."""
+        target = self.out / "checkpoints" / "last"
+        tmp = self.out / "checkpoints" / ".last.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        save_file({k: v.detach().contiguous() for k, v in self.model.state_dict().items()
+                   if not k.startswith("entities.")}, str(tmp / WEIGHTS_NAME))
+        torch.save({"optimizer": self.optimizer.state_dict(),
+                    "scheduler": self.scheduler.state_dict(),
+                    "torch_rng": torch.get_rng_state(), "python_rng": list(random.getstate()[1]),
+                    "python_rng_version": random.getstate()[0],
+                    "epoch": self.epoch, "step": self.step, "best": self.best,
+                    "stale": self.stale, "history": self.history}, tmp / STATE_NAME)
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+
+    def _resume(self) -> None:
+        source = self.out / "checkpoints" / "last"
+        if not (source / STATE_NAME).exists():
+            raise FileNotFoundError(f"{self.out}: no checkpoint to resume from")
+        state = torch.load(source / STATE_NAME, weights_only=True)
+        self.model.load_state_dict(load_file(str(source / WEIGHTS_NAME)), strict=False)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        random.setstate((state["python_rng_version"], tuple(state["python_rng"]), None))
+        self.epoch, self.step = state["epoch"], state["step"]
+        self.best, self.stale, self.history = state["best"], state["stale"], state["history"]
+        log.info("resumed %s at epoch %d, step %d", self.out, self.epoch, self.step)
+
+    def _finish(self, seconds: float) -> dict:
+        best, _ = KnowledgeEnhancedModel.from_pretrained(self.out, self.device)
+        dev, test = self.evaluate("dev", best), self.evaluate("test", best)
+        metrics = {"task": self.config.task, "fusion": self.config.fusion,
+                   "seed": self.config.seed, "steps": self.step, "epochs": self.epoch,
+                   "train_examples": len(self.splits["train"][0]),
+                   "seconds": round(seconds, 1), "device": str(self.device),
+                   "best_dev_micro_f1": self.best, "dev": dev, "test": test,
+                   "history": self.history}
+        (self.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        (self.out / "report.txt").write_text(
+            f"{self.config.task} fusion={self.config.fusion} seed={self.config.seed}\n\n"
+            f"dev\n{format_report(dev)}\ntest\n{format_report(test)}")
+        train_config = {k: v for k, v in asdict(self.config).items() if k != "history"}
+        (self.out / "train_config.json").write_text(json.dumps(train_config, indent=2) + "\n")
+        plot_curves(self.history, self.out / "curves.png")
+        return metrics
+
+
+def plot_curves(history: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+    epochs = [h["epoch"] for h in history]
+    left.plot(epochs, [h["train_loss"] for h in history], marker="o")
+    left.set_title("training loss")
+    left.set_xlabel("epoch")
+    right.plot(epochs, [h["dev_micro_f1"] for h in history], marker="o", color="#dd8452")
+    right.set_title("dev micro-F1")
+    right.set_xlabel("epoch")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def train(config: TrainConfig) -> dict:
+    """Train and evaluate; returns (and writes to ``RUN/metrics.json``) the metrics."""
+    return Trainer(config).train()
+
+
