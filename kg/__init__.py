@@ -3,8 +3,8 @@
 Imports ``extraction``'s record files only; nothing from the later stages.
 """
 
-from kg.iri import DEFAULT_BASE, IriScheme
 from kg.io import export_graph, import_graph
+from kg.iri import DEFAULT_BASE, IriScheme
 from kg.rdf import build_triples
 from kg.sparql import QueryRefused, QuerySyntaxError
 from kg.store import GraphError, KnowledgeGraph, write_graph

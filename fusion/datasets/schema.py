@@ -27,7 +27,7 @@ from pathlib import Path
 NO_RELATION = "no_relation"
 CLASSES = ("PER", "ORG", "LOC", "MISC")
 SPLITS = ("train", "dev", "test")
-_TOKEN = re.compile(r"\d+(?:[.,:]\d+)*|\w+(?:[-'’.]\w+)*|[^\w\s]", re.UNICODE)
+_TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|\d+(?:[.,:]\d+)*|\w+(?:[-'’.]\w+)*|[^\w\s]", re.UNICODE)
 
 
 @dataclass
