@@ -42,7 +42,7 @@ def dataset_stats(data: str | os.PathLike, graph=None, chart: bool = True) -> di
         counts = stats["entities"]
     stats["splits"] = {s: len(v) for s, v in splits.items()}
     if chart:
-        stats["chart"] = str(_chart(counts, data / "relation_frequencies.png",
+        stats["chart"] = str(bar_chart(counts, data / "relation_frequencies.png",
                                     "relation" if "relation" in records[0] else "entity class"))
     return stats
 
@@ -75,7 +75,7 @@ def _ner_stats(splits, records) -> dict:
     }
 
 
-def _chart(counts: dict[str, int], path: Path, what: str) -> Path:
+def bar_chart(counts: dict[str, int], path: Path, what: str) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")

@@ -1,0 +1,255 @@
+"""``wikikg pipeline``: dump -> graph -> RE set -> embeddings -> none vs layer -> report.
+
+Each stage declares its inputs (files and upstream stages), its options and its outputs.
+``DIR/manifest.json`` records, per stage, a content hash of its inputs, options and
+outputs.  A stage is skipped when all three still match; it runs again when its inputs or
+options changed, when its outputs are missing or were altered, or when a stage it depends
+on ran again in this run (so its dependants follow, as with make).  ``force`` reruns all.
+
+Order: the RE set comes before the embeddings because its dev/test triples are held out
+of the encoder's training graph (no label leakage into the entity vectors).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomllib
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+_HASH_WHOLE_FILE_UP_TO = 256 << 20
+
+
+def default_config() -> dict:
+    return {
+        "build": {"dumps": [], "workers": 1, "limit_pages": 0, "ner": False, "splitter": "rules",
+                  "base_iri": "http://example.org/wikikg/"},
+        "dataset": {"negative_ratio": 1.0, "min_examples": 5, "seed": 13},
+        "embed": {"model": "rgcn", "dim": 64, "epochs": 30, "seed": 13},
+        "train": {"fusions": ["none", "layer"], "epochs": 4, "batch_size": 16, "max_length": 96,
+                  "max_steps": 0, "seed": 13},
+    }
+
+
+def load_config(path: str | os.PathLike | None, overrides: dict[str, dict]) -> dict:
+    """Defaults, then the TOML file, then the CLI overrides (``None`` values ignored)."""
+    config = default_config()
+    if path:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+        for section, values in data.items():
+            if section not in config:
+                raise ValueError(f"{path}: unknown section [{section}]")
+            unknown = set(values) - set(config[section])
+            if unknown:
+                raise ValueError(f"{path}: unknown key(s) in [{section}]: {sorted(unknown)}")
+            config[section].update(values)
+    for section, values in overrides.items():
+        config[section].update({k: v for k, v in values.items() if v is not None})
+    return config
+
+
+def hash_paths(paths: Iterable[Path]) -> str:
+    """Content hash of files and directory trees (names + bytes; huge files by size+mtime)."""
+    digest = hashlib.sha256()
+    for root in sorted(Path(p) for p in paths):
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for path in files:
+            if not path.is_file():
+                continue
+            digest.update(str(path.relative_to(root.parent)).encode())
+            stat = path.stat()
+            if stat.st_size > _HASH_WHOLE_FILE_UP_TO:
+                digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+                continue
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()
+
+
+def hash_options(options: dict) -> str:
+    return hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass
+class Stage:
+    """A unit of work: ``run()`` turns ``inputs`` into ``outputs`` under ``options``."""
+
+    name: str
+    run: Callable[[], dict | None]
+    inputs: list[Path]
+    outputs: list[Path]
+    options: dict
+    after: list[str] = field(default_factory=list)
+
+
+class Pipeline:
+    def __init__(self, directory: Path, stages: list[Stage], force: bool = False):
+        self.directory = directory
+        self.stages = stages
+        self.force = force
+        self.manifest_path = directory / MANIFEST
+        self.manifest = (json.loads(self.manifest_path.read_text())
+                         if self.manifest_path.exists() else {})
+
+    def _record(self, stage: Stage) -> dict:
+        return {"inputs": hash_paths(stage.inputs), "options": hash_options(stage.options),
+                "outputs": hash_paths(stage.outputs)}
+
+    def _current(self, stage: Stage) -> str | None:
+        """Why the stage must run, or None when its recorded state still holds."""
+        if self.force:
+            return "forced"
+        recorded = self.manifest.get(stage.name)
+        if recorded is None:
+            return "never run"
+        if not all(p.exists() for p in stage.outputs):
+            return "outputs missing"
+        now = self._record(stage)
+        for key in ("options", "inputs", "outputs"):
+            if recorded.get(key) != now[key]:
+                return f"{key} changed"
+        return None
+
+    def run(self) -> dict[str, str]:
+        """Run or skip every stage in order; returns ``{stage: 'ran: why' | 'skipped'}``."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        done: dict[str, str] = {}
+        for stage in self.stages:
+            reason = self._current(stage)
+            upstream = [name for name in stage.after if done.get(name, "").startswith("ran")]
+            if reason is None and upstream:
+                reason = f"upstream {', '.join(upstream)} ran"
+            if reason is None:
+                done[stage.name] = "skipped"
+                log.info("stage %-12s skipped (up to date)", stage.name)
+                continue
+            log.info("stage %-12s running (%s)", stage.name, reason)
+            started = time.perf_counter()
+            details = stage.run() or {}
+            record = self._record(stage)
+            record.update(seconds=round(time.perf_counter() - started, 1), details=details)
+            self.manifest[stage.name] = record
+            self._save()
+            done[stage.name] = f"ran: {reason}"
+        return done
+
+    def _save(self) -> None:
+        tmp = self.manifest_path.with_suffix(".json.part")
+        tmp.write_text(json.dumps(self.manifest, indent=2, default=str) + "\n")
+        tmp.replace(self.manifest_path)
+
+
+def build_stages(config: dict, out: Path, progress: bool = True) -> list[Stage]:
+    """The default job's stages over ``out``: graph/, dataset-re/, embeddings, runs/, report."""
+    from wikikg.defaults import default_dump
+
+    b, d, e, t = config["build"], config["dataset"], config["embed"], config["train"]
+    dumps = [Path(p) for p in b["dumps"]] or [default_dump()]
+    graph, data, runs = out / "graph", out / "dataset-re", out / "runs"
+    embeddings = graph / "embeddings" / e["model"]
+    graph_outputs = [graph / name for name in ("entities.jsonl.gz", "facts.jsonl.gz",
+                                               "links.jsonl.gz", "sentences.jsonl.gz",
+                                               "graph.nt.gz", "kg.json")]
+    stages = [
+        Stage("build", lambda: _build(dumps, graph, b, progress), dumps, graph_outputs, b),
+        Stage("dataset", lambda: _dataset(graph, data, d), graph_outputs,
+              [data / f"{s}.jsonl" for s in ("train", "dev", "test")]
+              + [data / "heldout_triples.tsv"], d, after=["build"]),
+        Stage("embed", lambda: _embed(graph, data / "heldout_triples.tsv", e),
+              [graph / "graph.nt.gz", data / "heldout_triples.tsv"],
+              [embeddings / "entities.safetensors", embeddings / "metrics.json"], e,
+              after=["build", "dataset"]),
+    ]
+    for fusion in t["fusions"]:
+        run_dir = runs / fusion
+        options = {**t, "fusion": fusion, "fusions": None}
+        inputs = [data / f"{s}.jsonl" for s in ("train", "dev", "test")]
+        after = ["dataset"]
+        if fusion != "none":
+            inputs.append(embeddings / "entities.safetensors")
+            after.append("embed")
+        stages.append(Stage(f"train-{fusion}",
+                            _trainer(data, run_dir, graph, e["model"], options, progress),
+                            inputs, [run_dir / "metrics.json", run_dir / "model.safetensors"],
+                            options, after=after))
+    trained = [s.name for s in stages if s.name.startswith("train-")]
+    stages.append(Stage("report", lambda: _report(out, graph, data, embeddings, runs, t["fusions"]),
+                        [s for stage in stages for s in stage.outputs],
+                        [out / "report.md", out / "report.html"], {"fusions": t["fusions"]},
+                        after=["build", "dataset", "embed", *trained]))
+    return stages
+
+
+def _build(dumps: list[Path], graph: Path, options: dict, progress: bool) -> dict:
+    from extraction.build import BuildOptions, build
+    from kg import assemble
+
+    build_options = BuildOptions(workers=options["workers"], limit_pages=options["limit_pages"] or None,
+                                 ner=options["ner"], splitter=options["splitter"],
+                                 progress=progress)
+    stats = build(dumps, graph, build_options,
+                  finalize=lambda work: {"graph": assemble(work, options["base_iri"])})
+    return {k: stats[k] for k in ("pages", "articles", "facts", "sentences", "errors")}
+
+
+def _dataset(graph: Path, data: Path, options: dict) -> dict:
+    from fusion.datasets import DistantConfig, build_re_dataset
+
+    stats = build_re_dataset(graph, data, DistantConfig(
+        negative_ratio=options["negative_ratio"], min_examples=options["min_examples"],
+        seed=options["seed"]))
+    return {"splits": stats["splits"], "relations": len(stats["relations"])}
+
+
+def _embed(graph: Path, holdout: Path, options: dict) -> dict:
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "wikikg.cli", "-q", "embed", str(graph), "--model",
+               options["model"], "--dim", str(options["dim"]), "--epochs", str(options["epochs"]),
+               "--seed", str(options["seed"]), "--holdout", str(holdout), "--out", options["model"]]
+    subprocess.run(command, check=True)
+    metrics = json.loads((graph / "embeddings" / options["model"] / "metrics.json").read_text())
+    return {"test": metrics.get("test")}
+
+
+def _trainer(data: Path, run: Path, graph: Path, embeddings: str, options: dict, progress: bool):
+    def run_stage() -> dict:
+        import shutil
+
+        from fusion.train import TrainConfig, train
+
+        shutil.rmtree(run, ignore_errors=True)
+        fused = options["fusion"] != "none"
+        metrics = train(TrainConfig(
+            data=str(data), out=str(run), task="re", fusion=options["fusion"],
+            kg=str(graph) if fused else None, embeddings=embeddings if fused else None,
+            epochs=options["epochs"], batch_size=options["batch_size"],
+            max_length=options["max_length"], max_steps=options["max_steps"] or None,
+            seed=options["seed"], progress=progress))
+        return {"test_micro_f1": metrics["test"]["micro_f1"], "steps": metrics["steps"]}
+    return run_stage
+
+
+def _report(out: Path, graph: Path, data: Path, embeddings: Path, runs: Path,
+            fusions: list[str]) -> dict:
+    from wikikg.report import write_report
+
+    return write_report(out, graph, data, embeddings, runs, fusions)
+
+
+def run_pipeline(config: dict, out: str | os.PathLike, force: bool = False,
+                 progress: bool = True) -> dict[str, str]:
+    out = Path(out)
+    return Pipeline(out, build_stages(config, out, progress), force).run()
