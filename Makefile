@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-OUT ?= out/sample
+OUT ?= out/pipeline
 STAMP := $(VENV)/.installed
 
 .PHONY: run test install lint bench clean
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/wikikg build --out $(OUT)
+	$(BIN)/wikikg pipeline --config wikikg.toml --out $(OUT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -29,6 +29,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/bench_extraction.py
+	$(BIN)/python bench/bench_sparql_load.py
+	$(BIN)/python bench/bench_embedding.py
+	$(BIN)/python bench/bench_fusion.py
 
 clean:
 	rm -rf $(VENV) out
