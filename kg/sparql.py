@@ -118,11 +118,12 @@ _CONVERTERS = {
 
 def to_python(term):
     """IRI -> ``str``; literal -> int/Decimal/float/bool/date/datetime/str; blank -> ``_:id``."""
+    kind = type(term)
+    if kind is ox.NamedNode:
+        return term.value
     if term is None:
         return None
-    if isinstance(term, ox.NamedNode):
-        return term.value
-    if isinstance(term, ox.Literal):
+    if kind is ox.Literal:
         convert = _CONVERTERS.get(term.datatype.value)
         return convert(term.value) if convert else term.value
     if isinstance(term, ox.BlankNode):
@@ -232,7 +233,7 @@ def solution_rows(solutions, limit: int | None = None) -> tuple[list[str], list[
         if limit is not None and len(rows) >= limit:
             truncated = True
             break
-        rows.append([solution[v] for v in variables])
+        rows.append(list(solution))
     return variables, rows, truncated
 
 
