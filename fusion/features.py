@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from fusion.config import FusionConfig
-from fusion.entities import EntityTable
+from kg.embedding import EntityEmbeddings
 
 
 def mark(text: str, head: dict, tail: dict, head_type: str, tail_type: str
@@ -42,7 +42,7 @@ def _window(length: int, anchors: list[int], size: int) -> tuple[int, int]:
     return start, start + size
 
 
-def encode_re(example: dict, tokenizer, config: FusionConfig, entities: EntityTable | None,
+def encode_re(example: dict, tokenizer, config: FusionConfig, entities: EntityEmbeddings | None,
               label_ids: dict[str, int]) -> dict:
     types = [example[side].get("type") or "ENT" for side in ("head", "tail")]
     if not config.typed_markers:
@@ -68,7 +68,7 @@ def encode_re(example: dict, tokenizer, config: FusionConfig, entities: EntityTa
             "labels": label_ids[example["relation"]]}
 
 
-def encode_ner(example: dict, tokenizer, config: FusionConfig, entities: EntityTable | None,
+def encode_ner(example: dict, tokenizer, config: FusionConfig, entities: EntityEmbeddings | None,
                label_ids: dict[str, int]) -> dict:
     """First subword of each word gets the word's tag; the others -100 (ignored)."""
     encoding = tokenizer(example["tokens"], is_split_into_words=True, truncation=True,

@@ -17,8 +17,8 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from fusion.config import FusionConfig
-from fusion.entities import EntityTable
 from fusion.layers import GatedEntityInjection, LateEntityFeatures
+from kg.embedding import EntityEmbeddings
 
 WEIGHTS_NAME = "model.safetensors"
 ENCODER_DIR = "encoder"
@@ -38,7 +38,7 @@ def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
 
 
 class KnowledgeEnhancedModel(nn.Module):
-    def __init__(self, config: FusionConfig, encoder: nn.Module, entities: EntityTable | None):
+    def __init__(self, config: FusionConfig, encoder: nn.Module, entities: EntityEmbeddings | None):
         super().__init__()
         self.config = config
         self.encoder = encoder
@@ -126,7 +126,7 @@ class KnowledgeEnhancedModel(nn.Module):
                  if not k.startswith("entities.")}
         save_file(state, str(directory / WEIGHTS_NAME))
         if self.entities is not None:
-            self.entity_table.save(directory)
+            self.entity_table.save_pretrained(directory)
         if tokenizer is not None:
             tokenizer.save_pretrained(directory)
 
@@ -138,7 +138,7 @@ class KnowledgeEnhancedModel(nn.Module):
         encoder = AutoModel.from_config(AutoConfig.from_pretrained(directory / ENCODER_DIR))
         tokenizer = AutoTokenizer.from_pretrained(directory)
         encoder.resize_token_embeddings(len(tokenizer))
-        entities = EntityTable.load(directory) if config.fusion != "none" else None
+        entities = EntityEmbeddings.from_pretrained(directory) if config.fusion != "none" else None
         model = cls(config, encoder, entities)
         state = load_file(str(directory / WEIGHTS_NAME), device=str(device))
         missing, unexpected = model.load_state_dict(state, strict=False)
@@ -149,7 +149,7 @@ class KnowledgeEnhancedModel(nn.Module):
         return model.to(device), tokenizer
 
 
-def build_model(config: FusionConfig, entities: EntityTable | None):
+def build_model(config: FusionConfig, entities: EntityEmbeddings | None):
     """A fresh model and tokenizer: the encoder from ``config.base_model`` (a local path or a
     model name already in the HF cache), the markers added as special tokens."""
     tokenizer = AutoTokenizer.from_pretrained(config.base_model)

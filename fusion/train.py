@@ -31,10 +31,10 @@ from transformers import get_linear_schedule_with_warmup
 from fusion.config import FusionConfig
 from fusion.datasets.ner import graph_base
 from fusion.datasets.schema import read_jsonl
-from fusion.entities import EntityTable
 from fusion.features import collate, encode_ner, encode_re
 from fusion.metrics import format_report, ner_scores, re_scores
 from fusion.model import WEIGHTS_NAME, KnowledgeEnhancedModel, build_model
+from kg.embedding import EntityEmbeddings
 from kg.iri import DEFAULT_BASE
 
 log = logging.getLogger(__name__)
@@ -88,12 +88,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def load_entities(config: TrainConfig) -> EntityTable | None:
+def load_entities(config: TrainConfig) -> EntityEmbeddings | None:
     if config.fusion == "none" and not config.embeddings:
         return None
     if not (config.kg and config.embeddings):
         raise ValueError(f"--fusion {config.fusion} needs --kg DIR and --embeddings NAME")
-    return EntityTable.from_embeddings(Path(config.kg) / "embeddings" / config.embeddings)
+    return EntityEmbeddings.from_pretrained(Path(config.kg) / "embeddings" / config.embeddings)
 
 
 def label_set(data: Path, task: str) -> list[str]:

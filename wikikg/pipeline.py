@@ -166,7 +166,7 @@ def build_stages(config: dict, out: Path, progress: bool = True) -> list[Stage]:
         Stage("dataset", lambda: _dataset(graph, data, d), graph_outputs,
               [data / f"{s}.jsonl" for s in ("train", "dev", "test")]
               + [data / "heldout_triples.tsv"], d, after=["build"]),
-        Stage("embed", lambda: _embed(graph, data / "heldout_triples.tsv", e),
+        Stage("embed", lambda: _embed(graph, data / "heldout_triples.tsv", e, progress),
               [graph / "graph.nt.gz", data / "heldout_triples.tsv"],
               [embeddings / "entities.safetensors", embeddings / "metrics.json"], e,
               after=["build", "dataset"]),
@@ -212,14 +212,12 @@ def _dataset(graph: Path, data: Path, options: dict) -> dict:
     return {"splits": stats["splits"], "relations": len(stats["relations"])}
 
 
-def _embed(graph: Path, holdout: Path, options: dict) -> dict:
-    import subprocess
-    import sys
+def _embed(graph: Path, holdout: Path, options: dict, progress: bool) -> dict:
+    from kg.embedding import EmbedConfig, pipeline
 
-    command = [sys.executable, "-m", "wikikg.cli", "-q", "embed", str(graph), "--model",
-               options["model"], "--dim", str(options["dim"]), "--epochs", str(options["epochs"]),
-               "--seed", str(options["seed"]), "--holdout", str(holdout), "--out", options["model"]]
-    subprocess.run(command, check=True)
+    config = EmbedConfig(model=options["model"], dim=options["dim"], epochs=options["epochs"],
+                         seed=options["seed"])
+    pipeline(graph, config, holdout=holdout, name=options["model"], progress=progress)
     metrics = json.loads((graph / "embeddings" / options["model"] / "metrics.json").read_text())
     return {"test": metrics.get("test")}
 
