@@ -160,7 +160,10 @@ class Trainer:
         self.encode = encode_re if config.task == "re" else encode_ner
         self.splits = {s: self._features(s) for s in ("train", "dev", "test")}
         if config.max_train_examples:
-            self.splits["train"] = self.splits["train"][: config.max_train_examples]
+            self.splits["train"] = tuple(part[: config.max_train_examples]
+                                         for part in self.splits["train"])
+        if not self.splits["train"][0]:
+            raise ValueError(f"{self.data / 'train.jsonl'} has no examples to train on")
         self.optimizer = optimizer_for(self.model, config)
         steps_per_epoch = math.ceil(len(self.splits["train"][0]) / config.batch_size
                                     / config.grad_accum) if self.splits["train"][0] else 1

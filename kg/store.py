@@ -148,7 +148,9 @@ class KnowledgeGraph:
         rows = self.query("SELECT ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?p "
                           "ORDER BY DESC(?n)")
         classes = self.query(
-            "SELECT ?c (COUNT(*) AS ?n) WHERE { ?s a ?c } GROUP BY ?c ORDER BY DESC(?n) LIMIT 20")
+            "SELECT ?c (COUNT(*) AS ?n) WHERE { ?s a ?c FILTER(?c NOT IN ("
+            "<http://www.w3.org/1999/02/22-rdf-syntax-ns#Property>, "
+            "<http://www.w3.org/2002/07/owl#Class>)) } GROUP BY ?c ORDER BY DESC(?n) LIMIT 20")
         subjects = self.query("SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s ?p ?o }")[0]["n"]
         return {"triples": len(self), "subjects": subjects, "predicates": len(rows),
                 "top_predicates": {r["p"]: r["n"] for r in rows[:20]},

@@ -78,6 +78,22 @@ def _inline(text: str) -> str:
                    for i, p in enumerate(pieces))
 
 
+def _shortener(base: str):
+    """IRIs as prefixed names (``p:birth_date``, ``rdf:type``) for readable tables."""
+    prefixes = [(base + "resource/", "r:"), (base + "property/", "p:"), (base + "class/", "c:"),
+                (base + "ontology/", "o:"),
+                ("http://www.w3.org/1999/02/22-rdf-syntax-ns#", "rdf:"),
+                ("http://www.w3.org/2000/01/rdf-schema#", "rdfs:"),
+                ("http://purl.org/dc/terms/", "dct:")]
+
+    def short(iri: str) -> str:
+        for prefix, name in prefixes:
+            if iri.startswith(prefix):
+                return name + iri[len(prefix):]
+        return iri
+    return short
+
+
 def _plot(path: Path, draw) -> None:
     import matplotlib
 
@@ -138,10 +154,11 @@ def write_report(out: Path, graph_dir: Path, data: Path, embeddings: Path, runs_
                 f"{build['sentences']} sentences with {build['linked_mentions']} linked mentions; "
                 f"{build['errors']} errors. The graph holds {stats['triples']} triples about "
                 f"{stats['subjects']} subjects with {stats['predicates']} predicates.")
+    short = _shortener(graph.scheme.base)
     report.table(["most frequent predicates", "triples"],
-                 [[p, n] for p, n in list(stats["top_predicates"].items())[:12]])
+                 [[short(p), n] for p, n in list(stats["top_predicates"].items())[:12]])
     report.table(["most frequent classes", "entities"],
-                 [[c, n] for c, n in list(stats["top_classes"].items())[:12]])
+                 [[short(c), n] for c, n in list(stats["top_classes"].items())[:12]])
     degrees = degree_figure(graph, figures / "degree_distribution.png")
     report.figure("figures/degree_distribution.png", "Degree distribution (log-log)")
 
