@@ -133,7 +133,7 @@ def to_python(term):
 
 # --- serialisation (SPARQL 1.1 Query Results JSON / XML / CSV / TSV) --------------------
 
-def _json_term(term) -> dict:
+def json_term(term) -> dict:
     if isinstance(term, ox.NamedNode):
         return {"type": "uri", "value": term.value}
     if isinstance(term, ox.BlankNode):
@@ -149,7 +149,7 @@ def _json_term(term) -> dict:
 
 
 def results_json(variables: list[str], rows: list[list], truncated: bool = False) -> str:
-    bindings = [{var: _json_term(term) for var, term in zip(variables, row) if term is not None}
+    bindings = [{var: json_term(term) for var, term in zip(variables, row) if term is not None}
                 for row in rows]
     document = {"head": {"vars": variables}, "results": {"bindings": bindings}}
     if truncated:
