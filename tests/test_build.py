@@ -187,3 +187,12 @@ def test_cli_build_and_exit_codes(tmp_path):
     usage = subprocess.run(cli + ["build", "--workers", "0", "--out", "x"],
                            capture_output=True, text=True)
     assert usage.returncode == 2
+
+
+def test_pages_over_the_time_bound_are_skipped_and_logged(tmp_path):
+    stats = build([SAMPLE], tmp_path / "slow", BuildOptions(progress=False, limit_pages=12,
+                                                            page_timeout=0.0005))
+    errors = load_errors(tmp_path / "slow")
+    assert stats["errors"] == len(errors) > 0
+    assert all("longer than the" in e["reason"] and e["title"] for e in errors)
+    assert stats["pages"] == 12

@@ -278,7 +278,12 @@ def train(ctx, data, out, kg_dir, base_model, **options):
     click.echo(str(out))
 
 
-@main.command()
+@main.command(epilog="""
+\b
+Examples:
+  wikikg predict runs/fewrel-layer --text "The [[Eads Bridge]] crosses the [[Mississippi River]]."
+  wikikg predict runs/sample-layer --input out/sample-re/test.jsonl --into out/sample --threshold 0.8
+""")
 @click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--text", help="Text with entities marked [[Surface]] or [[Surface|Title]].")
 @click.option("--input", "input_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -359,7 +364,12 @@ def pipeline(ctx, dumps, out, config_file, workers, limit_pages, embed_model, em
     click.echo(str(out))
 
 
-@main.command("repack")
+@main.command("repack", epilog="""
+\b
+Examples:
+  wikikg repack enwiki-sample.xml.bz2 --out sample-multistream.xml.bz2
+  wikikg build sample-multistream.xml.bz2 --workers 2 --out out/ms
+""")
 @click.argument("dump", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Target *.xml.bz2; the index is written beside it.")
@@ -376,7 +386,12 @@ def repack(dump, out, pages_per_stream):
     click.echo(f"{out}\n{index}")
 
 
-@main.command("import")
+@main.command("import", epilog="""
+\b
+Examples:
+  wikikg import FB15k-237/train.txt FB15k-237/valid.txt FB15k-237/test.txt --out out/fb
+  wikikg import dump.nt.gz --out out/ext --base-iri https://kg.example/
+""")
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path))
@@ -397,7 +412,12 @@ def import_cmd(files, out, fmt, base_iri):
     click.echo(str(out))
 
 
-@main.command()
+@main.command(epilog="""
+\b
+Examples:
+  wikikg export out/sample --format ttl --out sample.ttl
+  wikikg export out/sample --format graphml --out sample.graphml
+""")
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["nt", "ttl", "graphml", "gexf"]),
               default="nt", show_default=True)
@@ -412,7 +432,13 @@ def export(directory, fmt, out):
         raise WikikgError(str(exc)) from exc
 
 
-@main.command()
+@main.command(epilog="""
+\b
+Examples:
+  wikikg query out/sample 'SELECT ?c WHERE { ?s a ?c } LIMIT 5'
+  echo 'ASK { ?s ?p ?o }' | wikikg query out/sample - --format json
+  wikikg query out/sample --file q.rq --format csv > rows.csv
+""")
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.argument("sparql", required=False)
 @click.option("--file", "-f", "query_file", type=click.File("r", encoding="utf-8"),
@@ -441,7 +467,12 @@ def query(directory, sparql, query_file, fmt, limit):
         raise WikikgError(str(exc)) from exc
 
 
-@main.command()
+@main.command(epilog="""
+\b
+Examples:
+  wikikg serve out/sample                      # http://127.0.0.1:7878/ and /sparql
+  curl -H 'Accept: text/csv' 'http://127.0.0.1:7878/sparql?query=SELECT%20*%20WHERE%20%7B%3Fs%20%3Fp%20%3Fo%7D%20LIMIT%203'
+""")
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to bind (0.0.0.0 exposes the endpoint to the network).")
@@ -462,6 +493,58 @@ def serve(directory, host, port, timeout, max_rows, workers):
                    workers=workers)
     except GraphError as exc:
         raise WikikgError(str(exc)) from exc
+
+
+@main.command(epilog="""
+\b
+Examples:
+  wikikg embed out/sample --model compgcn --epochs 100
+  wikikg embed out/sample --holdout out/re/heldout_triples.tsv --out rgcn-heldout
+  wikikg embed out/fb --model rgcn --fanout 10 --device auto   # sampled mini-batches
+  wikikg embed out/umls --config out/umls/embeddings/rgcn/config.json --seed 1
+""")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--model", type=click.Choice(["rgcn", "compgcn", "transe", "distmult", "rotate"]),
+              help="Encoder (R-GCN, CompGCN) or KGE baseline.  [default: rgcn]")
+@click.option("--dim", type=click.IntRange(2), help="Embedding size.  [default: 200]")
+@click.option("--epochs", type=click.IntRange(1), help="At most this many epochs (early "
+              "stopping on valid MRR).  [default: 200]")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
+              help="auto: CUDA with bf16 autocast when available.  [default: cpu]")
+@click.option("--holdout", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="TSV of IRI triples (s, p, o) to keep out of training.")
+@click.option("--out", "name", help="Output name under DIR/embeddings/.  [default: the model]")
+@click.option("--decoder", type=click.Choice(["distmult", "conve"]),
+              help="Decoder of rgcn/compgcn.  [default: distmult]")
+@click.option("--layers", type=click.IntRange(1), help="GNN layers.  [default: 2]")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), help="Adam learning rate.")
+@click.option("--batch-size", type=click.IntRange(1), help="Queries or triples per step.")
+@click.option("--fanout", type=click.IntRange(0), help="Neighbour-sampled mini-batches with "
+              "this many in-edges per node and hop (0: the whole graph every step).")
+@click.option("--seed", type=int, help="Random seed (same seed, same metrics on CPU).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A config.json (e.g. of an earlier run); the options above override it.")
+@click.pass_context
+def embed(ctx, directory, holdout, name, config_file, **options):
+    """Train graph embeddings on DIRECTORY's entity-to-entity triples; write them (and
+    metrics, config, valid-MRR curve) to DIRECTORY/embeddings/NAME/."""
+    from dataclasses import asdict
+
+    from kg import GraphError
+    from kg.embedding import EmbedConfig
+    from kg.embedding import pipeline as embed_pipeline
+
+    try:
+        base = asdict(EmbedConfig.from_json(config_file)) if config_file else {}
+        config = EmbedConfig(**{**base, **{k: v for k, v in options.items() if v is not None}})
+        result = embed_pipeline(directory, config, holdout=holdout, name=name,
+                                progress=not ctx.obj["quiet"])
+    except (GraphError, ValueError, TypeError, OSError) as exc:
+        raise WikikgError(str(exc)) from exc
+    test = result.metrics["test"]
+    click.echo(f"test MRR {test['mrr']:.4f}, Hits@1 {test['hits@1']:.4f}, Hits@10 "
+               f"{test['hits@10']:.4f} (best epoch {result.metrics['best_epoch']})", err=True)
+    click.echo(str(directory / "embeddings" / (name or config.model)))
 
 
 if __name__ == "__main__":
