@@ -146,7 +146,7 @@ class KnowledgeEnhancedModel(nn.Module):
         if missing or unexpected:
             raise ValueError(f"{directory}: weights do not fit the model "
                              f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
-        return model.to(device), tokenizer
+        return model.to(device).eval(), tokenizer
 
 
 def build_model(config: FusionConfig, entities: EntityEmbeddings | None):
