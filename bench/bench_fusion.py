@@ -116,35 +116,41 @@ def main() -> None:
     parser.add_argument("--fewrel-steps", type=int, default=300)
     parser.add_argument("--sample-epochs", type=int, default=4)
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "cache" / "bench-fusion")
+    parser.add_argument("--only", choices=["fewrel", "sample"],
+                        help="Run one experiment (the other's section is left as it was).")
     parser.add_argument("--embed", default="--model distmult --dim 128 --epochs 40",
                         help="Options for `wikikg embed` (both experiments).")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     embed_args = args.embed.split()
     command = " ".join(["python bench/bench_fusion.py", f"--seeds {args.seeds}",
+                        f"--only {args.only}" if args.only else "",
                         f"--fewrel-steps {args.fewrel_steps}", f"--sample-epochs {args.sample_epochs}",
                         f"--embed '{args.embed}'"])
-    fb, fewrel = prepare_fewrel(args.work, embed_args)
-    fewrel_budget = ["--epochs", "1", "--max-steps", str(args.fewrel_steps), "--batch-size", "16",
-                     "--max-length", "96"]
-    first = experiment("fewrel", fb, fewrel, args.work, args.seeds, fewrel_budget)
-    sample, sample_re = prepare_sample(args.work, embed_args)
-    sample_budget = ["--epochs", str(args.sample_epochs), "--batch-size", "16", "--max-length", "96",
-                     "--patience", str(args.sample_epochs)]
-    second = experiment("sample", sample, sample_re, args.work, args.seeds, sample_budget)
-    body = "\n\n".join([
-        "## Fusion: none vs late vs layer",
-        f"Machine: {machine()}, CPU only, all-MiniLM-L6-v2. Command: `{command}`. "
-        f"Entity embeddings: `wikikg embed {args.embed}`. Each cell: mean ± std over seeds of "
-        "the best-dev checkpoint's test score; micro-F1 excludes `no_relation` (TACRED).",
-        summarize(f"1. FewRel-16, FB15k-237 embeddings ({args.fewrel_steps} steps of 16 "
-                  "examples per run)", first, "wikikg train DATA --fusion MODE " + " ".join(fewrel_budget)),
-        summarize(f"2. Distant set of the sample dump, held-out triples removed from the "
-                  f"encoder's graph ({args.sample_epochs} epochs)", second,
-                  "wikikg train DATA --fusion MODE " + " ".join(sample_budget)),
-    ])
-    write_section("fusion", body)
-    print(body)
+    header = (f"Machine: {machine()}, CPU only, all-MiniLM-L6-v2. Command: `{command}`. "
+              f"Entity embeddings: `wikikg embed {args.embed}`. Each cell: mean ± std over "
+              "seeds of the best-dev checkpoint's test score; micro-F1 excludes `no_relation` "
+              "(TACRED).")
+    if args.only != "sample":
+        fb, fewrel = prepare_fewrel(args.work, embed_args)
+        budget = ["--epochs", "1", "--max-steps", str(args.fewrel_steps), "--batch-size", "16",
+                  "--max-length", "96"]
+        results = experiment("fewrel", fb, fewrel, args.work, args.seeds, budget)
+        body = summarize(f"1. FewRel-16, FB15k-237 embeddings ({args.fewrel_steps} steps of 16 "
+                         "examples per run)", results,
+                         "wikikg train DATA --fusion MODE " + " ".join(budget))
+        write_section("fusion-fewrel", f"{body}\n\n{header}")
+        print(body)
+    if args.only != "fewrel":
+        sample, sample_re = prepare_sample(args.work, embed_args)
+        budget = ["--epochs", str(args.sample_epochs), "--batch-size", "16", "--max-length", "96",
+                  "--patience", str(args.sample_epochs)]
+        results = experiment("sample", sample, sample_re, args.work, args.seeds, budget)
+        body = summarize(f"2. Distant set of the sample dump, held-out triples removed from the "
+                         f"encoder's graph ({args.sample_epochs} epochs)", results,
+                         "wikikg train DATA --fusion MODE " + " ".join(budget))
+        write_section("fusion-sample", f"{body}\n\n{header}")
+        print(body)
 
 
 if __name__ == "__main__":

@@ -174,6 +174,7 @@ class Trainer:
             self.optimizer, int(config.warmup * total), max(1, total))
         self.autocast = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
         self.step, self.epoch, self.best, self.stale = 0, 0, -1.0, 0
+        self.best_dev: dict | None = None
         self.history: list[dict] = []
 
     def _features(self, split: str) -> tuple[list[dict], list[dict]]:
@@ -215,6 +216,7 @@ class Trainer:
                      loss, dev["micro_f1"])
             if dev["micro_f1"] > self.best:
                 self.best, self.stale = dev["micro_f1"], 0
+                self.best_dev = dev
                 self.model.save_pretrained(self.out, self.tokenizer)
             else:
                 self.stale += 1
@@ -321,7 +323,8 @@ class Trainer:
 
     def _finish(self, seconds: float) -> dict:
         best, _ = KnowledgeEnhancedModel.from_pretrained(self.out, self.device)
-        dev, test = self.evaluate("dev", best), self.evaluate("test", best)
+        dev = self.best_dev if self.best_dev is not None else self.evaluate("dev", best)
+        test = self.evaluate("test", best)
         metrics = {"task": self.config.task, "fusion": self.config.fusion,
                    "seed": self.config.seed, "steps": self.step, "epochs": self.epoch,
                    "train_examples": len(self.splits["train"][0]),

@@ -1,0 +1,160 @@
+"""Knowledge-enhanced fine-tuning on CPU: every fusion mode, step-0 equality, persistence,
+resume after a kill, predictions into the graph.  Real MiniLM, real embeddings from
+`wikikg embed` on the sample graph, real distantly supervised data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from fusion.config import FusionConfig
+from fusion.datasets import DistantConfig, build_ner_dataset, build_re_dataset
+from fusion.datasets.schema import read_jsonl
+from fusion.features import collate, encode_re
+from fusion.model import KnowledgeEnhancedModel, build_model
+from fusion.predict import RelationPredictor
+from fusion.train import TrainConfig, Trainer, train
+from kg import KnowledgeGraph
+from kg.embedding import EmbedConfig, EntityEmbeddings, pipeline
+
+CLI = [sys.executable, "-m", "wikikg.cli", "-q"]
+
+
+@pytest.fixture(scope="module")
+def embedded(sample_graph, tmp_path_factory):
+    """The sample graph with a small real embedding (DistMult, 2 epochs)."""
+    graph = tmp_path_factory.mktemp("fusion") / "graph"
+    shutil.copytree(sample_graph, graph)
+    pipeline(graph, EmbedConfig(model="distmult", dim=32, epochs=2), name="tiny", progress=False)
+    return graph
+
+
+@pytest.fixture(scope="module")
+def tiny_re(embedded, tmp_path_factory):
+    """A small slice of the sample's distant RE set (positives first, so several labels)."""
+    full = tmp_path_factory.mktemp("fusion") / "re-full"
+    build_re_dataset(embedded, full, DistantConfig())
+    out = tmp_path_factory.mktemp("fusion") / "re"
+    out.mkdir(exist_ok=True)
+    for split, size in (("train", 32), ("dev", 12), ("test", 12)):
+        items = sorted(read_jsonl(full / f"{split}.jsonl"), key=lambda e: e["relation"] == "no_relation")
+        (out / f"{split}.jsonl").write_text("".join(json.dumps(e) + "\n" for e in items[:size]))
+    shutil.copy(full / "relations.json", out / "relations.json")
+    return out
+
+
+def config_for(data, out, fusion, kg, task="re", **extra):
+    options = dict(epochs=1, batch_size=8, max_length=48, progress=False, seed=7)
+    options.update(extra)
+    return TrainConfig(data=str(data), out=str(out), task=task, fusion=fusion,
+                       kg=str(kg) if fusion != "none" else None,
+                       embeddings="tiny" if fusion != "none" else None, **options)
+
+
+def test_layer_fusion_equals_none_at_step_zero(embedded, tiny_re):
+    entities = EntityEmbeddings.from_pretrained(embedded / "embeddings" / "tiny")
+    labels = [r["name"] for r in json.loads((tiny_re / "relations.json").read_text())["relations"]]
+    examples = read_jsonl(tiny_re / "train.jsonl")[:8]
+    logits = {}
+    for fusion in ("none", "layer"):
+        torch.manual_seed(0)
+        model, tokenizer = build_model(FusionConfig(task="re", fusion=fusion, labels=labels),
+                                       entities)
+        model.eval()
+        label_ids = {label: i for i, label in enumerate(labels)}
+        batch = collate([encode_re(e, tokenizer, model.config, entities, label_ids)
+                         for e in examples], tokenizer.pad_token_id)
+        assert fusion == "none" or batch["entity_ids"].any(), "examples carry entity links"
+        with torch.no_grad():
+            logits[fusion] = model(**batch)["logits"]
+    assert torch.equal(logits["none"], logits["layer"])
+
+
+@pytest.mark.parametrize("fusion", ["none", "late", "layer"])
+def test_every_fusion_mode_trains_and_reloads(fusion, embedded, tiny_re, tmp_path):
+    run = tmp_path / fusion
+    trainer = Trainer(config_for(tiny_re, run, fusion, embedded, max_steps=3))
+    metrics = trainer.train()
+    assert metrics["steps"] == 3 and metrics["fusion"] == fusion
+    assert {"micro_f1", "macro_f1", "per_relation"} <= set(metrics["test"])
+    assert all((run / name).exists() for name in ("metrics.json", "report.txt", "curves.png",
+                                                  "model.safetensors", "fusion_config.json"))
+    if fusion != "none":
+        assert metrics["test"]["linked"]["share"] > 0.5
+    loaded, tokenizer = KnowledgeEnhancedModel.from_pretrained(run)
+    trainer.model.eval()
+    batch = collate(trainer.splits["test"][0][:8], tokenizer.pad_token_id)
+    with torch.no_grad():
+        assert torch.allclose(trainer.model(**batch)["logits"], loaded(**batch)["logits"],
+                              atol=1e-5)
+
+
+def test_resume_after_a_kill_matches_an_uninterrupted_run(embedded, tiny_re, tmp_path):
+    whole = train(config_for(tiny_re, tmp_path / "whole", "layer", embedded, epochs=2,
+                             patience=5))
+    run = tmp_path / "killed"
+    args = CLI + ["train", str(tiny_re), "--out", str(run), "--fusion", "layer", "--kg",
+                  str(embedded), "--embeddings", "tiny", "--epochs", "2", "--batch-size", "8",
+                  "--max-length", "48", "--seed", "7", "--patience", "5"]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    checkpoint = run / "checkpoints" / "last" / "trainer_state.pt"
+    deadline = time.time() + 300
+    while not checkpoint.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (run / "metrics.json").exists(), "killed before the end of epoch 2"
+    done = subprocess.run(args + ["--resume"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    resumed = json.loads((run / "metrics.json").read_text())
+    assert [h["dev_micro_f1"] for h in resumed["history"]] == \
+        [h["dev_micro_f1"] for h in whole["history"]]
+    assert resumed["history"][-1]["train_loss"] == pytest.approx(
+        whole["history"][-1]["train_loss"], rel=1e-4)
+    assert resumed["test"]["micro_f1"] == pytest.approx(whole["test"]["micro_f1"], abs=1e-6)
+
+
+def test_predict_into_the_graph_is_queryable(embedded, tiny_re, tmp_path):
+    run = tmp_path / "late"
+    train(config_for(tiny_re, run, "late", embedded, max_steps=2))
+    graph = tmp_path / "graph"
+    shutil.copytree(embedded, graph)
+    text = "The capital of [[Alabama]] is [[Montgomery|Montgomery, Alabama]]."
+    done = subprocess.run(CLI + ["predict", str(run), "--text", text, "--into", str(graph),
+                                 "--threshold", "0"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert {(x["head"], x["tail"]) for x in lines} == {("Alabama", "Montgomery"),
+                                                      ("Montgomery", "Alabama")}
+    assert all(0 <= x["score"] <= 1 for x in lines)
+    rows = KnowledgeGraph.open(graph).query(
+        "PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> "
+        "SELECT ?s ?o ?score ?sentence WHERE { GRAPH ?g { ?st rdf:subject ?s ; rdf:object ?o ; "
+        "<http://example.org/wikikg/ontology/score> ?score ; "
+        "<http://example.org/wikikg/ontology/sentence> ?sentence } }")
+    no_relation = sum(x["relation"] == "no_relation" for x in lines)
+    assert len(rows) == 2 - no_relation
+    for row in rows:
+        assert row["sentence"] == "The capital of Alabama is Montgomery."
+    predictor = RelationPredictor.from_pretrained(run)
+    again = predictor.predict([{"text": "The capital of Alabama is Montgomery.",
+                                "head": {"start": 15, "end": 22, "iri": None, "surface": "Alabama"},
+                                "tail": {"start": 26, "end": 36, "iri": None,
+                                         "surface": "Montgomery"}}])
+    assert again[0]["prediction"] in predictor.labels
+
+
+def test_ner_with_late_fusion_reports_entity_level_scores(embedded, tmp_path):
+    data = tmp_path / "ner"
+    build_ner_dataset(embedded, data)
+    metrics = train(config_for(data, tmp_path / "ner-run", "late", embedded, task="ner",
+                               max_steps=2, max_train_examples=32))
+    assert {"micro_f1", "per_type"} <= set(metrics["test"])
+    assert "PER" in metrics["test"]["per_type"] or "LOC" in metrics["test"]["per_type"]
