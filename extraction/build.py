@@ -18,8 +18,6 @@ import json
 import logging
 import multiprocessing
 import os
-import shutil
-import tempfile
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -28,6 +26,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from extraction.atomic import atomic_directory
 from extraction.chunk import OUTPUTS, MappedChunk, map_byte_range, map_pages
 from extraction.dump import DumpFormatError, DumpReader, read_siteinfo, redirects_in, scan_redirects
 from extraction.jsonl import JsonlWriter, read_jsonl
@@ -213,33 +212,12 @@ def build(inputs: list[str | os.PathLike], out: str | os.PathLike,
     for path in paths:
         if not path.is_file():
             raise BuildError(f"{path}: no such dump file")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    work.chmod(0o777 & ~umask)
-    try:
+    with atomic_directory(out) as work:
         stats = _build_into(work, paths, options)
         if finalize is not None:
             stats.update(finalize(work))
             (work / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
-        _replace(work, out)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return stats
-
-
-def _replace(work: Path, out: Path) -> None:
-    """Swap the finished build into place; the old one is removed only after the swap."""
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        out.rename(old)
-    work.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _collect_redirects(tasks: _Tasks, runner: _Runner) -> RedirectResolver:

@@ -13,12 +13,12 @@ import gzip
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyoxigraph as ox
 
+from extraction.atomic import atomic_directory
 from kg.iri import DEFAULT_BASE, IriScheme
 from kg.rdf import iri, triple
 from kg.store import GRAPH_FILE, GraphError, KnowledgeGraph, write_graph
@@ -92,19 +92,10 @@ def import_graph(files: list[str | os.PathLike], out: str | os.PathLike, fmt: st
     for path in paths:
         if not path.is_file():
             raise GraphError(f"{path}: no such file")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     report = ImportReport()
-    try:
+    with atomic_directory(out) as work:
         meta = write_graph(work, _import_lines(paths, fmt, scheme, report, work), scheme.base,
                            source="import", extra={"inputs": report.files})
-        if out.exists():
-            shutil.rmtree(out)
-        work.rename(out)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return meta
 
 

@@ -16,13 +16,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Iterable
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from extraction.atomic import atomic_directory
 
 NO_RELATION = "no_relation"
 CLASSES = ("PER", "ORG", "LOC", "MISC")
@@ -118,22 +117,6 @@ def write_relations(path: Path, counts: dict[str, int], names: dict[str, str] | 
                             "examples": counts.get(label, 0)} for i, label in enumerate(labels)]}
     path.write_text(json.dumps(table, indent=2, ensure_ascii=False) + "\n")
     return table
-
-
-@contextmanager
-def atomic_directory(out: str | os.PathLike):
-    """Yield a temporary sibling of ``out``; it replaces ``out`` only if the block succeeds."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        yield work
-        if out.exists():
-            shutil.rmtree(out)
-        work.rename(out)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
 
 
 def _write_stats(work: Path, stats: dict) -> None:
