@@ -16,7 +16,7 @@ def run(out, *extra):
     done = subprocess.run(CLI + ["--out", str(out), *SLICE, *extra], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     states = dict(line.split(None, 1) for line in done.stderr.splitlines()
-                  if line.split(None, 1)[0] in STAGES)
+                  if line.split() and line.split()[0] in STAGES)
     return states, done
 
 
