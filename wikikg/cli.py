@@ -506,7 +506,7 @@ Examples:
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--model", type=click.Choice(["rgcn", "compgcn", "transe", "distmult", "rotate"]),
               help="Encoder (R-GCN, CompGCN) or KGE baseline.  [default: rgcn]")
-@click.option("--dim", type=click.IntRange(2), help="Embedding size.  [default: 200]")
+@click.option("--dim", type=click.IntRange(2), help="Embedding size.  [default: 100]")
 @click.option("--epochs", type=click.IntRange(1), help="At most this many epochs (early "
               "stopping on valid MRR).  [default: 200]")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
@@ -539,7 +539,7 @@ def embed(ctx, directory, holdout, name, config_file, **options):
         config = EmbedConfig(**{**base, **{k: v for k, v in options.items() if v is not None}})
         result = embed_pipeline(directory, config, holdout=holdout, name=name,
                                 progress=not ctx.obj["quiet"])
-    except (GraphError, ValueError, TypeError, OSError) as exc:
+    except (GraphError, ValueError, TypeError, OSError, FloatingPointError) as exc:
         raise WikikgError(str(exc)) from exc
     test = result.metrics["test"]
     click.echo(f"test MRR {test['mrr']:.4f}, Hits@1 {test['hits@1']:.4f}, Hits@10 "

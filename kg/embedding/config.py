@@ -19,10 +19,11 @@ MODELS = GNN_MODELS + KGE_MODELS
 
 @dataclass
 class EmbedConfig:
-    """Hyper-parameters of one run; defaults are the ones tuned on UMLS/Kinship (CPU)."""
+    """Hyper-parameters of one run.  The defaults suit CPU training of a Wikipedia graph;
+    ``bench/bench_embedding.py`` holds the settings tuned per benchmark."""
 
     model: str = "rgcn"
-    dim: int = 200
+    dim: int = 100
     layers: int = 2
     num_bases: int | None = 20       # R-GCN basis decomposition (None and no blocks: full weights)
     num_blocks: int | None = None    # R-GCN block-diagonal decomposition instead of bases
@@ -31,10 +32,10 @@ class EmbedConfig:
     conve_height: int = 10           # ConvE reshapes dim into height x dim/height
     conve_filters: int = 32
     conve_kernel: int = 3
-    dropout: float = 0.1             # on node features before each GNN layer
-    decoder_dropout: float = 0.3     # on the DistMult query vector
+    dropout: float = 0.0             # on node features before each GNN layer
+    decoder_dropout: float = 0.2     # on the decoder's query (ConvE: feature maps, hidden)
     epochs: int = 200
-    lr: float = 0.003
+    lr: float = 0.01
     weight_decay: float = 0.0
     batch_size: int = 512            # queries (1-N) or triples (negative sampling) per step
     label_smoothing: float = 0.1

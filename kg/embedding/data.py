@@ -193,6 +193,9 @@ class RelGraph:
         return cls(edge_index, torch.cat([r, r + num_relations]), num_entities, num_relations)
 
     def to(self, device) -> RelGraph:
+        """This graph (with its cache) if already on ``device``, else a copy there."""
+        if self.edge_index.device == torch.device(device):
+            return self
         return RelGraph(self.edge_index.to(device), self.edge_type.to(device), self.num_nodes,
                         self.num_relations,
                         None if self.node_ids is None else self.node_ids.to(device))

@@ -2,7 +2,8 @@
 
 The parts are replaceable: the dataset (:func:`kg.embedding.data.load_triples` or any
 :class:`TripleSet`), the model (:mod:`kg.embedding.models`), the training loop (one of the
-classes below: ``loss(model, batch)`` per batch of ``batches()``) and the evaluator.
+classes below: ``loss(model, batch, generator)`` for each of ``batches(generator)``) and
+the evaluator.
 :func:`fit` runs them on a :class:`TripleSet` without touching the disk.
 """
 
@@ -170,6 +171,9 @@ def train(model: nn.Module, loop, evaluator: Evaluator, config: EmbedConfig,
             optimizer.zero_grad(set_to_none=True)
             with autocast:
                 loss = loop.loss(model, batch, generator)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"the training loss is {loss.item()} at epoch {epoch}; "
+                                         "try a lower learning rate")
             loss.backward()
             optimizer.step()
             total, count = total + loss.item() * len(batch), count + len(batch)
@@ -209,6 +213,9 @@ class Result:
 
 def fit(data: TripleSet, config: EmbedConfig, progress: bool = True) -> Result:
     """Train ``config.model`` on ``data``, pick the best valid epoch, measure test."""
+    if not len(data.train) or not len(data.valid):
+        raise ValueError(f"too few triples to train and validate on (train {len(data.train)}, "
+                         f"valid {len(data.valid)})")
     torch.manual_seed(config.seed)
     device = resolve_device(config.device)
     graph = RelGraph.from_triples(data.train, data.num_entities, data.num_relations)

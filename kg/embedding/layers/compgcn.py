@@ -46,9 +46,9 @@ class CompGCNConv(MessagePassing):
         \qquad \mathbf{z}'_r = \mathbf{W}_\mathrm{rel} \mathbf{z}_r
 
     :math:`\mathcal{N}_\mathrm{in}` holds the original edges, :math:`\mathcal{N}_\mathrm{out}`
-    the inverse ones; :math:`n_{uv} = 1/\sqrt{\deg u \deg v}` (degrees over both
-    directions, the symmetric GCN norm).  Each direction's weight is applied after its sum
-    (it is linear): ``N x d x d`` work instead of ``E x d x d``.
+    the inverse ones; :math:`n_{uv} = 1/\sqrt{\deg u \deg v}` (in-degrees over both
+    directions, at least 1: the symmetric GCN norm).  Each direction's weight is applied
+    after its sum (it is linear): ``N x d x d`` work instead of ``E x d x d``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, num_relations: int,
@@ -74,7 +74,8 @@ class CompGCNConv(MessagePassing):
     def forward(self, x: Tensor, rel: Tensor, edge_index: Tensor,
                 edge_type: Tensor) -> tuple[Tensor, Tensor]:
         """``x`` [N, in], ``rel`` [2R, in] -> (``x'`` [N, out], ``rel'`` [2R, out])."""
-        deg_inv_sqrt = degree(edge_index[1], x.size(0), dtype=torch.float).pow(-0.5)
+        # clamped: a sampled subgraph's outermost nodes send messages but receive none
+        deg_inv_sqrt = degree(edge_index[1], x.size(0), dtype=torch.float).clamp(min=1).pow(-0.5)
         norm = deg_inv_sqrt[edge_index[0]] * deg_inv_sqrt[edge_index[1]]
         inverse = edge_type >= self.num_relations
         nodes, relations = self.spectral(x, conj=True), self.spectral(rel)

@@ -23,22 +23,23 @@ from torch_geometric.utils import spmm
 
 
 class SizeClass(NamedTuple):
-    """Relations with between 2^(k-1) and 2^k (relation, node) pairs, multiplied by their
-    weights in one ``bmm`` after padding each relation's pairs to ``length`` rows."""
+    """A block of consecutive pairs whose relations have between 2^(k-1) and 2^k pairs
+    each: multiplied by their weights in one ``bmm``, each relation padded to ``length``."""
 
-    pairs: Tensor      # pair ids (rows of ``adj_t``) of the class's relations
-    slot: Tensor       # each pair's relation, as an index into the class's relations
-    position: Tensor   # each pair's row within its relation
+    num_pairs: int
     num_relations: int
     length: int
+    slot: Tensor       # each pair's relation, as an index into the class's relations
+    position: Tensor   # each pair's row within its relation
 
 
 class RelationAdjacency(NamedTuple):
-    """Edges grouped into (relation r, target node i) pairs, pairs sorted by relation.
+    """Edges grouped into (relation r, target node i) pairs.
 
     ``adj_t`` is a ``[pairs, nodes]`` CSR matrix holding ``1 / |N_r(i)|`` for every edge
-    j -> i of type r, so ``adj_t @ x`` is each pair's neighbour mean.  ``relations`` lists
-    the relations that have pairs, ordered by size class; ``classes`` splits them.
+    j -> i of type r, so ``adj_t @ x`` is each pair's neighbour mean.  Pairs are ordered by
+    size class, then relation (``relations``: the relations that have pairs, in that
+    order), then node, so every class and every relation is a block of rows.
     """
 
     adj_t: Tensor
@@ -53,29 +54,38 @@ class RelationAdjacency(NamedTuple):
         src, dst = edge_index
         pair_keys, pair_of_edge, size = torch.unique(edge_type * num_nodes + dst,
                                                      return_inverse=True, return_counts=True)
-        order = torch.argsort(pair_of_edge * num_nodes + src)
-        rows = torch.bincount(pair_of_edge, minlength=len(pair_keys))
-        crow = torch.cat([rows.new_zeros(1), rows.cumsum(0)])
-        values = (1.0 / size.float())[pair_of_edge[order]]
-        with warnings.catch_warnings():  # "sparse CSR support is in beta"
-            warnings.simplefilter("ignore", UserWarning)
-            adj_t = torch.sparse_csr_tensor(crow, src[order], values,
-                                            (len(pair_keys), num_nodes), check_invariants=False)
-        pair_relation = pair_keys // num_nodes
-        counts = torch.bincount(pair_relation, minlength=num_relations)
-        first = counts.cumsum(0) - counts
-        position = torch.arange(len(pair_keys)) - first[pair_relation]
+        counts = torch.bincount(pair_keys // num_nodes, minlength=num_relations)
         size_class = torch.where(counts > 0, torch.ceil(torch.log2(counts.clamp(min=1))), -1)
-        relations = torch.argsort(size_class, stable=True)[(size_class < 0).sum():]
-        slot_of = torch.empty(num_relations, dtype=torch.long)
-        classes = []
+        relations = torch.argsort(size_class, stable=True)[int((counts == 0).sum()):]
+        rank = torch.empty(num_relations, dtype=torch.long)
+        rank[relations] = torch.arange(len(relations))
+        pairs = torch.argsort(rank[pair_keys // num_nodes], stable=True)  # new row -> old pair
+        row_of_pair = torch.empty_like(pairs)
+        row_of_pair[pairs] = torch.arange(len(pairs))
+        adj_t = _csr(row_of_pair[pair_of_edge], src, (1.0 / size.float())[pair_of_edge],
+                     (len(pairs), num_nodes))
+        pair_relation = (pair_keys // num_nodes)[pairs]
+        first = (counts[relations].cumsum(0) - counts[relations])[rank[pair_relation]]
+        position = torch.arange(len(pairs)) - first
+        classes, start = [], 0
         for k in torch.unique(size_class[relations]).tolist():
             members = relations[size_class[relations] == k]
-            slot_of[members] = torch.arange(len(members))
-            pairs = torch.nonzero(size_class[pair_relation] == k).flatten()
-            classes.append(SizeClass(pairs, slot_of[pair_relation[pairs]], position[pairs],
-                                     len(members), int(counts[members].max())))
-        return cls(adj_t, pair_keys % num_nodes, relations, classes, num_nodes)
+            end = start + int(counts[members].sum())
+            slot = rank[pair_relation[start:end]] - rank[members[0]]
+            classes.append(SizeClass(end - start, len(members), int(counts[members].max()), slot,
+                                     position[start:end]))
+            start = end
+        return cls(adj_t, (pair_keys % num_nodes)[pairs], relations, classes, num_nodes)
+
+
+def _csr(rows: Tensor, cols: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
+    order = torch.argsort(rows * shape[1] + cols)
+    counts = torch.bincount(rows, minlength=shape[0])
+    crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, cols[order], values[order], shape,
+                                       check_invariants=False)
 
 
 class RGCNConv(MessagePassing):
@@ -120,30 +130,31 @@ class RGCNConv(MessagePassing):
         glorot(self.root)
         zeros(self.bias)
 
-    def relation_weights(self) -> Tensor:
-        """``[num_relations, in, out]``: every :math:`\\mathbf{W}_r`."""
+    def relation_weights(self, relations: Tensor) -> Tensor:
+        r"""``[len(relations), in, out]``: :math:`\mathbf{W}_r` of the given relations only
+        (a sampled subgraph has few of them)."""
         if self.num_bases:
-            return (self.comp @ self.weight.flatten(1)).view(-1, self.in_channels, self.out_channels)
+            return (self.comp[relations] @ self.weight.flatten(1)).view(
+                -1, self.in_channels, self.out_channels)
         if self.num_blocks:
             eye = torch.eye(self.num_blocks, dtype=self.weight.dtype, device=self.weight.device)
-            return torch.einsum("rbio,bc->rbico", self.weight, eye).reshape(
-                self.num_relations, self.in_channels, self.out_channels)
-        return self.weight
+            return torch.einsum("rbio,bc->rbico", self.weight[relations], eye).reshape(
+                -1, self.in_channels, self.out_channels)
+        return self.weight[relations]
 
     def forward(self, x: Tensor, adj: RelationAdjacency) -> Tensor:
         mean = self.propagate(adj.adj_t, x=x)  # [pairs, in]: neighbour mean per (r, i)
-        weights = self.relation_weights()[adj.relations]
-        products, pairs = [], []
-        for size_class, class_weights in zip(adj.classes, weights.split(
-                [c.num_relations for c in adj.classes])):
+        weights = self.relation_weights(adj.relations)
+        products = []
+        for size_class, block, class_weights in zip(
+                adj.classes, mean.split([c.num_pairs for c in adj.classes]),
+                weights.split([c.num_relations for c in adj.classes])):
             index = (size_class.slot, size_class.position)
-            padded = mean.new_zeros(len(class_weights), size_class.length, mean.size(1))
-            padded = padded.index_put(index, mean[size_class.pairs])
-            products.append(torch.bmm(padded, class_weights)[index])
-            pairs.append(size_class.pairs)
+            padded = block.new_zeros(size_class.num_relations, size_class.length, block.size(1))
+            products.append(torch.bmm(padded.index_put(index, block), class_weights)[index])
         products = torch.cat(products)
         out = products.new_zeros(adj.num_nodes, self.out_channels).index_add_(
-            0, adj.pair_node[torch.cat(pairs)], products)
+            0, adj.pair_node, products)
         return out + x @ self.root + self.bias
 
     def message_and_aggregate(self, adj_t: Tensor, x: Tensor) -> Tensor:
