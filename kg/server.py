@@ -32,7 +32,6 @@ import multiprocessing
 import os
 import signal
 import time
-from pathlib import Path
 from urllib.parse import unquote_to_bytes, urlencode
 
 import pyoxigraph as ox
@@ -57,7 +56,7 @@ from kg.sparql import (
     serialize_triples,
     solution_rows,
 )
-from kg.store import STORE_DIR, KnowledgeGraph
+from kg.store import KnowledgeGraph, open_store
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +91,14 @@ class HttpError(Exception):
 
 # --- the worker process -----------------------------------------------------------------
 
-def _worker_main(store_path: str, conn) -> None:
-    """Open the store once, then answer ``(query, formats, max_rows, dataset)`` jobs."""
+def _worker_main(directory: str, memory: bool, conn) -> None:
+    """Open the store once (``memory``: an in-memory copy), then answer
+    ``(query, formats, max_rows, dataset)`` jobs."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the server decides when workers stop
     try:
-        store = ox.Store.read_only(store_path)
+        store = open_store(directory, memory=memory)
     except OSError as exc:
-        conn.send(("error", 500, f"cannot open the store {store_path}: {exc}"))
+        conn.send(("error", 500, f"cannot open the store of {directory}: {exc}"))
         return
     conn.send(("ready", os.getpid()))
     while True:
@@ -196,8 +196,10 @@ class QueryTimeout(Exception):
 class WorkerPool:
     """``size`` worker processes; :meth:`run` sends a job to an idle one and awaits the reply."""
 
-    def __init__(self, store_path: str, size: int, timeout: float, queue_timeout: float | None = None):
-        self.store_path = store_path
+    def __init__(self, directory: str, size: int, timeout: float, queue_timeout: float | None = None,
+                 memory: bool = False):
+        self.directory = directory
+        self.memory = memory
         self.size = size
         self.timeout = timeout
         self.queue_timeout = max(30.0, 3 * timeout) if queue_timeout is None else queue_timeout
@@ -214,12 +216,13 @@ class WorkerPool:
     async def start(self) -> None:
         for _ in range(self.size):
             self._idle.put_nowait(await self._start_worker())
-        log.info("%d query workers ready on %s", self.size, self.store_path)
+        log.info("%d query workers ready on %s%s", self.size, self.directory,
+                 " (in memory)" if self.memory else "")
 
     async def _start_worker(self) -> _Worker:
         """Start a worker and wait until it has opened the store."""
         parent, child = self._ctx.Pipe()
-        process = self._ctx.Process(target=_worker_main, args=(self.store_path, child),
+        process = self._ctx.Process(target=_worker_main, args=(self.directory, self.memory, child),
                                     name="wikikg-sparql-worker", daemon=True)
         await asyncio.to_thread(process.start)
         child.close()
@@ -566,15 +569,17 @@ def _sample_entity(graph: KnowledgeGraph) -> str | None:
 
 # --- the application --------------------------------------------------------------------
 
-def create_app(directory, timeout: float = 10.0, max_rows: int = 10_000, workers: int = 2) -> Starlette:
-    """The ASGI app for the graph in ``directory`` (raises :class:`kg.store.GraphError`)."""
+def create_app(directory, timeout: float = 10.0, max_rows: int = 10_000, workers: int = 2,
+               memory: bool = False) -> Starlette:
+    """The ASGI app for the graph in ``directory`` (raises :class:`kg.store.GraphError`);
+    ``memory``: each worker queries an in-memory copy of the store (faster joins)."""
     if timeout <= 0 or max_rows < 1 or workers < 1:
         raise ValueError("timeout must be > 0, max_rows and workers >= 1")
     graph = KnowledgeGraph.open(directory)
     meta, scheme = graph.meta, graph.scheme
     entity = _sample_entity(graph)
     del graph
-    pool = WorkerPool(str(Path(directory) / STORE_DIR), workers, timeout)
+    pool = WorkerPool(str(directory), workers, timeout, memory=memory)
     pages = _Html(scheme, _examples(scheme, entity))
 
     async def execute(query: str, formats: dict, limit: int, dataset=((), ())) -> tuple:
@@ -719,13 +724,13 @@ def create_app(directory, timeout: float = 10.0, max_rows: int = 10_000, workers
 
 
 def serve(directory, host: str = "127.0.0.1", port: int = 7878, timeout: float = 10.0,
-          max_rows: int = 10_000, workers: int = 2) -> None:
+          max_rows: int = 10_000, workers: int = 2, memory: bool = False) -> None:
     """Serve the graph in ``directory`` with uvicorn until interrupted (127.0.0.1 by default)."""
     import uvicorn
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(directory, timeout=timeout, max_rows=max_rows, workers=workers)
+    app = create_app(directory, timeout=timeout, max_rows=max_rows, workers=workers, memory=memory)
     log.info("SPARQL endpoint: http://%s:%d/sparql (query page http://%s:%d/), timeout %gs, "
              "max %d rows, %d workers", host, port, host, port, timeout, max_rows, workers)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
@@ -14,6 +15,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pyoxigraph as ox
 import pytest
 import rdflib
 
@@ -71,18 +73,13 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.fixture(scope="module")
-def server(graph_dir, tmp_path_factory):
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("server-log") / "server.log"
-    code = (f"from kg.server import serve; serve({str(graph_dir)!r}, port={port}, "
-            f"timeout={TIMEOUT}, max_rows={MAX_ROWS})")
+@contextlib.contextmanager
+def _running(command: list[str], url: str, log_path: Path):
+    """Run a server command until the block ends; check it shuts down with its workers."""
     with open(log_path, "wb") as log_file:
-        process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=log_file,
-                                   stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
                 pytest.fail(f"server exited with {process.returncode}:\n{log_path.read_text()}")
@@ -110,6 +107,16 @@ def server(graph_dir, tmp_path_factory):
     # uvicorn shuts down cleanly on SIGTERM, then re-raises it
     assert process.returncode in (0, -15), log_path.read_text()
     assert "Application shutdown complete" in log_path.read_text()
+
+
+@pytest.fixture(scope="module")
+def server(graph_dir, tmp_path_factory):
+    port = _free_port()
+    code = (f"from kg.server import serve; serve({str(graph_dir)!r}, port={port}, "
+            f"timeout={TIMEOUT}, max_rows={MAX_ROWS})")
+    with _running([sys.executable, "-c", code], f"http://127.0.0.1:{port}",
+                  tmp_path_factory.mktemp("server-log") / "server.log") as url:
+        yield url
 
 
 @pytest.fixture()
@@ -569,3 +576,35 @@ def test_server_binds_loopback_by_default():
     from kg.server import serve
 
     assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"
+
+
+def test_memory_workers_answer_like_the_on_disk_store(graph_dir, server, tmp_path):
+    """``wikikg serve --memory``: same answers as the RocksDB store, named graphs included."""
+    copy = tmp_path / "graph"
+    shutil.copytree(graph_dir, copy)
+    named = BASE + "graph/extra"
+    store = ox.Store(str(copy / "store"))
+    store.add(ox.Quad(ox.NamedNode(APOLLO), ox.NamedNode(RDFS_LABEL), ox.Literal("extra"),
+                      ox.NamedNode(named)))
+    del store
+    join = (f"SELECT ?p ?o ?q WHERE {{ <{APOLLO}> ?p ?o . ?o <{RDFS_LABEL}> ?q }} "
+            "ORDER BY ?p ?o ?q")
+    port = _free_port()
+    command = [sys.executable, "-m", "wikikg.cli", "serve", str(copy), "--memory", "--port",
+               str(port), "--workers", "1"]
+    with _running(command, f"http://127.0.0.1:{port}", tmp_path / "memory.log") as url, \
+            httpx.Client(base_url=url, trust_env=False, timeout=30) as memory:
+        disk = httpx.Client(base_url=server, trust_env=False, timeout=30)
+        in_memory, on_disk = memory.get("/sparql", params={"query": join}), disk.get(
+            "/sparql", params={"query": join})
+        assert in_memory.status_code == on_disk.status_code == 200
+        assert bindings(in_memory) == bindings(on_disk) and len(bindings(on_disk)) >= 2
+        assert count(memory) == count(disk)
+        joins = f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s ?p ?o . ?o <{RDFS_LABEL}> ?q }}"
+        answers = [c.get("/sparql", params={"query": joins}) for c in (memory, disk)]
+        assert bindings(answers[0]) == bindings(answers[1])
+        assert int(bindings(answers[0])[0]["n"]) > 100
+        extra = memory.get("/sparql", params={
+            "query": f"SELECT ?o WHERE {{ GRAPH <{named}> {{ ?s ?p ?o }} }}"})
+        assert bindings(extra) == [{"o": "extra"}]
+    assert "(in memory)" in (tmp_path / "memory.log").read_text()
