@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
 import pytest
+
+from .conftest import ROOT
 
 CLI = [sys.executable, "-m", "wikikg.cli", "-q", "pipeline"]
 SLICE = ["--limit-pages", "100", "--embed-epochs", "2", "--epochs", "1", "--max-steps", "2"]
@@ -68,3 +71,22 @@ def test_changed_option_reruns_from_that_stage(first_run):
     assert states["build"] == states["dataset"] == "skipped"
     assert states["embed"].startswith("ran: options changed")
     assert states["train-none"] == "skipped" and states["train-layer"].startswith("ran")
+
+
+def test_config_file_sections_and_their_errors(tmp_path):
+    """wikikg.toml (the one `make run` uses) loads; [embed] takes any encoder option; a typo
+    in a key or section is an error naming the file."""
+    from kg.embedding import EmbedConfig
+    from wikikg.pipeline import load_config
+
+    config = load_config(ROOT / "wikikg.toml", {"embed": {"epochs": 3, "dim": None}})
+    assert config["embed"]["epochs"] == 3 and config["embed"]["dim"] == 64
+    assert EmbedConfig(**config["embed"]).batch_size == config["embed"]["batch_size"]
+    custom = tmp_path / "custom.toml"
+    custom.write_text('[embed]\nfanout = 10\nlayers = 1\n')
+    assert load_config(custom, {})["embed"]["fanout"] == 10
+    for text, message in (('[embed]\nfan_out = 3\n', "unknown key(s) in [embed]: ['fan_out']"),
+                          ('[trian]\nepochs = 1\n', "unknown section [trian]")):
+        custom.write_text(text)
+        with pytest.raises(ValueError, match=re.escape(f"{custom}: {message}")):
+            load_config(custom, {})

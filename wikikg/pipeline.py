@@ -18,10 +18,13 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +37,21 @@ def default_config() -> dict:
         "build": {"dumps": [], "workers": 1, "limit_pages": 0, "ner": False, "splitter": "rules",
                   "base_iri": "http://example.org/wikikg/"},
         "dataset": {"negative_ratio": 1.0, "min_examples": 5, "seed": 13},
-        "embed": {"model": "rgcn", "dim": 64, "epochs": 30, "seed": 13},
+        # 1-N scoring costs batch x entities per step: few big batches, few epochs on CPU
+        "embed": {"model": "rgcn", "dim": 64, "epochs": 10, "batch_size": 2048, "eval_every": 2,
+                  "patience": 2, "seed": 13},
         "train": {"fusions": ["none", "layer"], "epochs": 4, "batch_size": 16, "max_length": 96,
                   "max_steps": 0, "seed": 13},
     }
+
+
+def _free_keys(section: str) -> set[str]:
+    """Keys a section accepts beyond its defaults: [embed] takes every EmbedConfig field."""
+    if section != "embed":
+        return set()
+    from kg.embedding.config import EmbedConfig
+
+    return {f.name for f in fields(EmbedConfig)}
 
 
 def load_config(path: str | os.PathLike | None, overrides: dict[str, dict]) -> dict:
@@ -49,7 +63,7 @@ def load_config(path: str | os.PathLike | None, overrides: dict[str, dict]) -> d
         for section, values in data.items():
             if section not in config:
                 raise ValueError(f"{path}: unknown section [{section}]")
-            unknown = set(values) - set(config[section])
+            unknown = set(values) - set(config[section]) - _free_keys(section)
             if unknown:
                 raise ValueError(f"{path}: unknown key(s) in [{section}]: {sorted(unknown)}")
             config[section].update(values)
@@ -215,8 +229,7 @@ def _dataset(graph: Path, data: Path, options: dict) -> dict:
 def _embed(graph: Path, holdout: Path, options: dict, progress: bool) -> dict:
     from kg.embedding import EmbedConfig, pipeline
 
-    config = EmbedConfig(model=options["model"], dim=options["dim"], epochs=options["epochs"],
-                         seed=options["seed"])
+    config = EmbedConfig(**options)
     pipeline(graph, config, holdout=holdout, name=options["model"], progress=progress)
     metrics = json.loads((graph / "embeddings" / options["model"] / "metrics.json").read_text())
     return {"test": metrics.get("test")}
