@@ -2,9 +2,12 @@
 
 1. Pre-pass: every redirect of the inputs is collected (a regex over the decompressed
    bytes, about the cost of one decompression), so titles can be resolved anywhere.
-2. Map: pages are read in one process and mapped in batches by a pool of workers (or,
-   for a multistream dump with its index, each worker reads its own byte range).  Workers
-   return encoded JSON lines, in input order, so 1 and N workers write identical files.
+2. Map: pages are read in one process and mapped in batches by the workers of an engine
+   (:mod:`extraction.engines`: a process pool or Ray); for a multistream dump, each
+   worker reads its own byte ranges (whole bz2 streams, from the index or found by a
+   scan).  Workers return encoded JSON lines, collected in input order, so 1 and N
+   workers, local or Ray, write identical files.  A chunk that fails is recorded in
+   ``errors.jsonl`` and the build goes on.
 3. Collect: the anchors of all pages form the alias table; with ``--ner`` a last pass
    links NER mentions through it.
 
@@ -16,11 +19,10 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,8 +31,9 @@ from tqdm import tqdm
 from extraction.atomic import atomic_directory
 from extraction.chunk import OUTPUTS, MappedChunk, map_byte_range, map_pages
 from extraction.dump import DumpFormatError, DumpReader, read_siteinfo, redirects_in, scan_redirects
+from extraction.engines import Engine, Failure, make_engine
 from extraction.jsonl import JsonlWriter, read_jsonl
-from extraction.multistream import decompress_range, find_index, stream_ranges
+from extraction.multistream import decompress_range, find_index, scan_stream_ranges, stream_ranges
 from extraction.page import ExtractionConfig
 from extraction.records import PageError
 from extraction.resolve import AliasTable, RedirectResolver
@@ -47,7 +50,7 @@ class BuildError(Exception):
 
 @dataclass
 class BuildOptions:
-    workers: int = 1
+    workers: int | None = 1  # None: the engine's default (local 1, Ray the cluster's CPUs)
     limit_pages: int | None = None
     strict: bool = False
     splitter: str = "rules"
@@ -58,6 +61,8 @@ class BuildOptions:
     batch_bytes: int = 256 << 10
     progress: bool = True
     use_index: bool = True
+    engine: str = "local"
+    ray_address: str | None = None
 
     def config_for(self, site) -> ExtractionConfig:
         return ExtractionConfig.for_site(
@@ -65,48 +70,70 @@ class BuildOptions:
             max_page_bytes=self.max_page_bytes, page_timeout=self.page_timeout)
 
 
-_WORKER_REDIRECTS: RedirectResolver | None = None
-
-
-def _init_worker(redirects: RedirectResolver) -> None:
-    global _WORKER_REDIRECTS
-    _WORKER_REDIRECTS = redirects
-
-
-def _run_task(task: tuple) -> MappedChunk:
+def _run_task(task: tuple, redirects: RedirectResolver) -> MappedChunk:
     kind, payload, config = task
     if kind == "pages":
-        return map_pages(payload, config, _WORKER_REDIRECTS)
+        return map_pages(payload, config, redirects)
     path, start, end, max_pages = payload
-    return map_byte_range(path, start, end, config, _WORKER_REDIRECTS, max_pages)
+    return map_byte_range(path, start, end, config, redirects, max_pages)
 
 
-def _scan_range(task: tuple[str, int, int]) -> list[tuple[str, str]]:
-    try:
-        return [(title, target) for title, target, _ in redirects_in(decompress_range(*task))]
-    except DumpFormatError:
-        return []
+def _scan_range(task: tuple[str, int, int], _shared: None) -> list[tuple[str, str]]:
+    return [(title, target) for title, target, _ in redirects_in(decompress_range(*task))]
+
+
+def _failed_chunk(task: tuple, failure: Failure) -> MappedChunk:
+    """What a chunk that raised leaves: its byte range, or each page of its batch, as errors."""
+    kind, payload, _config = task
+    chunk = MappedChunk()
+    if kind == "range":
+        path, start, end, _ = payload
+        log.error("%s@%d-%d: chunk skipped: %s", path, start, end, failure.reason)
+        chunk.errors.append(PageError(file=f"{path}@{start}-{end}", reason=failure.reason,
+                                      kind="chunk"))
+        return chunk
+    log.error("%s: batch of %d pages skipped: %s", payload[0].source, len(payload), failure.reason)
+    for page in payload:
+        chunk.counts["pages"] += 1
+        chunk.errors.append(PageError(file=page.source, reason=failure.reason, page_id=page.id,
+                                      title=page.title, line=page.line))
+    return chunk
 
 
 class _Tasks:
     """The stream of map tasks over all inputs, honouring ``limit_pages``."""
 
-    def __init__(self, inputs: list[Path], options: BuildOptions, errors: list[PageError]):
+    def __init__(self, inputs: list[Path], options: BuildOptions, errors: list[PageError],
+                 split: bool):
         self.inputs = inputs
         self.options = options
         self.errors = errors
+        self.split = split
         self.pages_read = 0
         self.files: list[dict] = []
+        self._ranges: dict[Path, tuple[list, Path | None] | None] = {}
 
-    def index_of(self, path: Path) -> Path | None:
-        if not self.options.use_index or self.options.workers < 2:
+    def ranges_of(self, path: Path) -> tuple[list[tuple[int, int, int | None]], Path | None] | None:
+        """The file's byte ranges of whole streams and its index, or None to read it in one go."""
+        if path not in self._ranges:
+            self._ranges[path] = self._find_ranges(path)
+        return self._ranges[path]
+
+    def _find_ranges(self, path: Path) -> tuple[list, Path | None] | None:
+        if not self.options.use_index or not self.split:
             return None
-        return find_index(path)
+        index = find_index(path)
+        if index:
+            return list(stream_ranges(path, index)), index
+        if self.options.limit_pages is not None:  # a scan gives no page counts to stop at
+            return None
+        ranges = scan_stream_ranges(path)
+        return (ranges, None) if ranges else None
 
     def __iter__(self) -> Iterator[tuple]:
         for path in self.inputs:
-            index = self.index_of(path)
-            yield from (self._ranges(path, index) if index else self._pages(path))
+            ranges = self.ranges_of(path)
+            yield from (self._range_tasks(path, *ranges) if ranges else self._pages(path))
             if self._left() == 0:
                 return
 
@@ -114,18 +141,22 @@ class _Tasks:
         limit = self.options.limit_pages
         return None if limit is None else max(0, limit - self.pages_read)
 
-    def _ranges(self, path: Path, index: Path) -> Iterator[tuple]:
+    def _range_tasks(self, path: Path, ranges: list, index: Path | None) -> Iterator[tuple]:
+        """One task per stream; the path is absolute, for workers on other nodes or dirs."""
         site = read_siteinfo(path)
         config = self.options.config_for(site)
-        self.files.append({"path": str(path), "index": str(index), "lang": site.lang,
-                           "dbname": site.dbname})
-        log.info("%s: multistream with index %s, workers read byte ranges", path, index)
-        for start, end, pages in stream_ranges(path, index):
+        self.files.append({"path": str(path), "index": str(index) if index else None,
+                           "streams": len(ranges), "lang": site.lang, "dbname": site.dbname})
+        log.info("%s: multistream, %d streams (%s), workers read byte ranges", path, len(ranges),
+                 f"index {index}" if index else "found by a scan")
+        absolute = str(path.resolve())
+        for start, end, pages in ranges:
             left = self._left()
             if left == 0:
                 return
-            self.pages_read += pages if left is None else min(pages, left)
-            yield ("range", (str(path), start, end, left), config)
+            if left is not None:
+                self.pages_read += min(pages, left)
+            yield ("range", (absolute, start, end, left), config)
 
     def _pages(self, path: Path) -> Iterator[tuple]:
         reader = DumpReader(path)
@@ -158,47 +189,6 @@ class _Tasks:
             yield ("pages", batch, config or self.options.config_for(reader.siteinfo))
 
 
-class _Runner:
-    """Runs tasks in input order, in this process or a pool with a bounded number in flight."""
-
-    def __init__(self, workers: int):
-        self.workers = workers
-        self.pool = None
-
-    def __enter__(self) -> _Runner:
-        if self.workers > 1:
-            context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-            self.pool = context.Pool(self.workers)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
-
-    def map(self, function, tasks: Iterable) -> Iterator:
-        if self.pool is None:
-            yield from map(function, tasks)
-            return
-        pending: deque = deque()
-        for task in tasks:
-            pending.append(self.pool.apply_async(function, (task,)))
-            if len(pending) >= 3 * self.workers:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
-
-    def start_mapping(self, redirects: RedirectResolver) -> None:
-        """Hand the redirects to fresh workers (inherited by fork, pickled once by spawn)."""
-        global _WORKER_REDIRECTS
-        _WORKER_REDIRECTS = redirects
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
-            context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-            self.pool = context.Pool(self.workers, _init_worker, (redirects,))
-
-
 def build(inputs: list[str | os.PathLike], out: str | os.PathLike,
           options: BuildOptions | None = None,
           finalize: Callable[[Path], dict] | None = None) -> dict:
@@ -220,14 +210,13 @@ def build(inputs: list[str | os.PathLike], out: str | os.PathLike,
     return stats
 
 
-def _collect_redirects(tasks: _Tasks, runner: _Runner) -> RedirectResolver:
+def _collect_redirects(tasks: _Tasks, engine: Engine) -> RedirectResolver:
     """Pre-pass: the redirects of every input, normalised, as one resolver."""
     raw: dict[str, str] = {}
     for path in tasks.inputs:
-        index = tasks.index_of(path)
-        if index:
-            ranges = [(str(path), start, end) for start, end, _ in stream_ranges(path, index)]
-            pairs = (pair for found in runner.map(_scan_range, ranges) for pair in found)
+        ranges = tasks.ranges_of(path)
+        if ranges:
+            pairs = _redirects_of_ranges(path, ranges[0], engine)
         else:
             pairs = scan_redirects(path, tasks.options.limit_pages)
         titles = TitleNormalizer(read_siteinfo(path))
@@ -238,21 +227,34 @@ def _collect_redirects(tasks: _Tasks, runner: _Runner) -> RedirectResolver:
     return RedirectResolver(raw)
 
 
+def _redirects_of_ranges(path: Path, ranges: list, engine: Engine) -> Iterator[tuple[str, str]]:
+    """A range that fails here is skipped: the map pass fails on it too and records it."""
+    absolute = str(path.resolve())
+    for (_, start, end), found in engine.map(_scan_range, [(absolute, s, e) for s, e, _ in ranges]):
+        if isinstance(found, Failure):
+            log.warning("%s@%d-%d: redirects not read: %s", absolute, start, end, found.reason)
+        else:
+            yield from found
+
+
 def _build_into(work: Path, paths: list[Path], options: BuildOptions) -> dict:
     started = time.perf_counter()
     errors: list[PageError] = []
-    tasks = _Tasks(paths, options, errors)
     counts: Counter = Counter()
     anchors: Counter = Counter()
     titles: list[str] = []
     writers = {name: JsonlWriter(work / f"{name}.jsonl.gz") for name in OUTPUTS}
     bar = tqdm(desc="extract", unit=" pages", disable=not options.progress or None, leave=False)
     try:
-        with _Runner(options.workers) as runner:
-            redirects = _collect_redirects(tasks, runner)
-            seconds = {"redirects": time.perf_counter() - started}
-            runner.start_mapping(redirects)
-            for chunk in runner.map(_run_task, tasks):
+        with make_engine(options.engine, options.workers, options.ray_address) as engine:
+            seconds = {"engine": time.perf_counter() - started}
+            tasks = _Tasks(paths, options, errors, split=engine.parallel)
+            redirects = _collect_redirects(tasks, engine)
+            seconds["redirects"] = time.perf_counter() - started - seconds["engine"]
+            engine.share(redirects)
+            for task, chunk in engine.map(_run_task, tasks):
+                if isinstance(chunk, Failure):
+                    chunk = _failed_chunk(task, chunk)
                 for name, data in chunk.records.items():
                     writers[name].write_raw(data, chunk.counts[name])
                 counts.update(chunk.counts)
@@ -260,11 +262,11 @@ def _build_into(work: Path, paths: list[Path], options: BuildOptions) -> dict:
                 titles.extend(chunk.titles)
                 errors.extend(chunk.errors)
                 bar.update(chunk.counts["pages"])
+            seconds["map"] = time.perf_counter() - started - seconds["engine"] - seconds["redirects"]
     finally:
         bar.close()
         for writer in writers.values():
             writer.close()
-    seconds["map"] = time.perf_counter() - started - seconds["redirects"]
     if options.strict and errors:
         raise BuildError(f"{len(errors)} page(s) failed; first: {errors[0].to_json()}")
     aliases = _alias_table(anchors, titles, redirects)

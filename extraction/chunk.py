@@ -1,26 +1,24 @@
 """The unit of parallel work: a batch of pages or a byte range in, encoded records out.
 
-``map_pages`` and ``map_byte_range`` are pure functions of their arguments; a process pool
-runs them here, and a Ray or Spark job can run the same functions over the same chunks.
+``map_pages`` and ``map_byte_range`` are pure functions of their arguments; the engines of
+:mod:`extraction.engines` (a process pool, a Ray cluster) run them over the same chunks.
 Records come back already encoded as JSON lines, so the process that collects them only
-concatenates bytes.
+concatenates bytes.  A bad page becomes a :class:`PageError` in the chunk; a chunk that
+cannot be read at all raises, and the build records it (after a retry on Ray).
 """
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
 import orjson
 
-from extraction.dump import DumpFormatError, parse_page_fragment
+from extraction.dump import parse_page_fragment
 from extraction.multistream import decompress_range
 from extraction.page import ExtractionConfig, PageResult, extract_batch
 from extraction.records import Page, PageError
 from extraction.resolve import RedirectResolver
-
-log = logging.getLogger(__name__)
 
 OUTPUTS = ("entities", "facts", "links", "sentences", "redirects")
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
@@ -77,13 +75,9 @@ def map_pages(pages: list[Page], config: ExtractionConfig,
 def map_byte_range(path: str, start: int, end: int, config: ExtractionConfig,
                    redirects: RedirectResolver | None = None,
                    max_pages: int | None = None) -> MappedChunk:
-    """Map the pages of one multistream byte range; a damaged range becomes one error."""
-    source = f"{path}@{start}-{end}"
-    try:
-        pages = parse_page_fragment(decompress_range(path, start, end), source)
-    except DumpFormatError as exc:
-        log.error("%s", exc)
-        chunk = MappedChunk()
-        chunk.errors.append(PageError(file=source, reason=exc.reason, kind="chunk"))
-        return chunk
+    """Map the pages of one multistream byte range.
+
+    Raises :class:`DumpFormatError` if the range is damaged or not cut at pages.
+    """
+    pages = parse_page_fragment(decompress_range(path, start, end), f"{path}@{start}-{end}")
     return map_pages(pages[:max_pages] if max_pages is not None else pages, config, redirects)

@@ -42,6 +42,10 @@ class DumpFormatError(Exception):
         self.line = line
         self.reason = reason
 
+    def __reduce__(self):
+        """Picklable with its fields, so it crosses process and Ray task boundaries intact."""
+        return type(self), (self.file, self.line, self.reason)
+
 
 class ForbiddenXMLError(Exception):
     """The document declares a DTD or entities, which a MediaWiki export never does."""
@@ -284,10 +288,17 @@ def parse_page_fragment(xml_bytes: bytes, source: str) -> list[Page]:
 
     Anything before the first ``<page>`` (the header stream) and after the last
     ``</page>`` (the footer stream) is dropped; the rest is wrapped in a root element.
+    Anything else there means the bytes were not cut at page boundaries, and dropping it
+    would lose pages silently, so that raises :class:`DumpFormatError`.
     """
     first = xml_bytes.find(b"<page>")
     last = xml_bytes.rfind(b"</page>")
-    if first < 0 or last < 0:
+    head = xml_bytes if first < 0 else xml_bytes[:first]
+    tail = b"" if last < 0 else xml_bytes[last + len(b"</page>"):]
+    if not (_outside_pages(head) and _outside_pages(tail)) or last < first:
+        raise DumpFormatError(source, 1, "bytes do not start and end at page boundaries "
+                                         "(a stream that splits a page?)")
+    if first < 0:
         return []
     body = b"<pages>" + xml_bytes[first:last + len(b"</page>")] + b"</pages>"
     parser, handler = _make_parser(source)
@@ -298,3 +309,10 @@ def parse_page_fragment(xml_bytes: bytes, source: str) -> list[Page]:
     except ForbiddenXMLError as exc:
         raise DumpFormatError(source, parser.CurrentLineNumber, str(exc)) from exc
     return handler.ready
+
+
+def _outside_pages(xml_bytes: bytes) -> bool:
+    """Whether bytes beside the pages are only whitespace, the dump header or its footer."""
+    rest = xml_bytes.strip()
+    return (rest in (b"", b"</mediawiki>")
+            or (rest.startswith((b"<mediawiki", b"<?xml")) and b"</page>" not in rest))
