@@ -113,6 +113,8 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(embedded, tiny_re, tmp
     assert not (run / "metrics.json").exists(), "killed before the end of epoch 2"
     done = subprocess.run(args + ["--resume"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+    assert "Loading weights" not in done.stderr and "transformers" not in done.stderr, \
+        "-q silences transformers' progress bars and notes"
     resumed = json.loads((run / "metrics.json").read_text())
     assert [h["dev_micro_f1"] for h in resumed["history"]] == \
         [h["dev_micro_f1"] for h in whole["history"]]
