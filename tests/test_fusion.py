@@ -4,6 +4,7 @@ resume after a kill, predictions into the graph.  Real MiniLM, real embeddings f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import signal
@@ -56,6 +57,19 @@ def config_for(data, out, fusion, kg, task="re", **extra):
     return TrainConfig(data=str(data), out=str(out), task=task, fusion=fusion,
                        kg=str(kg) if fusion != "none" else None,
                        embeddings="tiny" if fusion != "none" else None, **options)
+
+
+def test_none_given_the_entity_table_trains_the_same_and_scores_the_linked_subset(
+        embedded, tiny_re, tmp_path):
+    """The benchmark gives `none` the entity table to score the linked subset on the same
+    examples as the fused models; the baseline itself must not change."""
+    plain = Trainer(config_for(tiny_re, tmp_path / "plain", "none", embedded, max_steps=3)).train()
+    config = dataclasses.replace(config_for(tiny_re, tmp_path / "kg", "none", embedded, max_steps=3),
+                                 kg=str(embedded), embeddings="tiny")
+    scored = Trainer(config).train()
+    assert [h["train_loss"] for h in scored["history"]] == [h["train_loss"] for h in plain["history"]]
+    assert scored["test"]["micro_f1"] == plain["test"]["micro_f1"]
+    assert "linked" not in plain["test"] and scored["test"]["linked"]["share"] > 0.5
 
 
 def test_layer_fusion_equals_none_at_step_zero(embedded, tiny_re):
