@@ -137,11 +137,18 @@ def targets(results: list[dict]) -> list[str]:
         if score is not None:
             lines.append(f"- {dataset}: best test MRR {score:.3f} vs ConvE {goal + TARGET_GAP:.2f} "
                          f"- {TARGET_GAP} = {goal:.2f}: **{'met' if score >= goal else 'not met'}**")
+    on_gpu = any(r["metrics"].get("device", "cpu").startswith("cuda") for r in results
+                 if r["dataset"] == "FB15k-237")
     for model, goal in (("rgcn", 0.24), ("compgcn", 0.33)):
         score = best("FB15k-237", model)
-        if score is not None:
-            lines.append(f"- FB15k-237 {model}: test MRR {score:.3f} after the CPU epoch budget "
-                         f"(GPU target ≥ {goal}): **{'met' if score >= goal else 'not met'}**")
+        if score is None:
+            continue
+        if on_gpu:
+            verdict = "met" if score >= goal else "not met"
+        else:  # the issue asks a CPU run for what a bounded budget reaches, not the GPU target
+            verdict = "bounded CPU run, reported; the target applies to a GPU run"
+        lines.append(f"- FB15k-237 {model}: test MRR {score:.3f} (target ≥ {goal} on a GPU): "
+                     f"**{verdict}**")
     return lines
 
 
