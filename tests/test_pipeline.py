@@ -83,10 +83,12 @@ def test_config_file_sections_and_their_errors(tmp_path):
     assert config["embed"]["epochs"] == 3 and config["embed"]["dim"] == 64
     assert EmbedConfig(**config["embed"]).batch_size == config["embed"]["batch_size"]
     custom = tmp_path / "custom.toml"
-    custom.write_text('[embed]\nfanout = 10\nlayers = 1\n')
+    custom.write_text('[embed]\nfanout = 10\nlayers = 1\n[train]\nfreeze = "bottom-3"\n')
     assert load_config(custom, {})["embed"]["fanout"] == 10
+    assert load_config(custom, {})["train"]["freeze"] == "bottom-3"
     for text, message in (('[embed]\nfan_out = 3\n', "unknown key(s) in [embed]: ['fan_out']"),
-                          ('[trian]\nepochs = 1\n', "unknown section [trian]")):
+                          ('[trian]\nepochs = 1\n', "unknown section [trian]"),
+                          ('[train]\nkg = "x"\n', "unknown key(s) in [train]: ['kg']")):
         custom.write_text(text)
         with pytest.raises(ValueError, match=re.escape(f"{custom}: {message}")):
             load_config(custom, {})
