@@ -79,6 +79,16 @@ def experiment(name: str, graph: Path, data: Path, work: Path, seeds: int, budge
     return results
 
 
+def describe_embeddings(graph: Path) -> str:
+    """What the cached embeddings really are (they may predate this run's --embed)."""
+    directory = graph / "embeddings" / "fusion"
+    config = json.loads((directory / "config.json").read_text())
+    metrics = json.loads((directory / "metrics.json").read_text())
+    return (f"{config['model']} dim {config['dim']}, {metrics['epochs_run']} epochs (batch "
+            f"{config['batch_size']}, lr {config['lr']}), test filtered MRR "
+            f"{metrics['test']['mrr']:.3f}, Hits@10 {metrics['test']['hits@10']:.3f}")
+
+
 def mean_std(values: list[float]) -> str:
     if len(values) < 2:
         return f"{values[0] * 100:.2f}"
@@ -128,10 +138,12 @@ def main() -> None:
                         f"--only {args.only}" if args.only else "",
                         f"--fewrel-steps {args.fewrel_steps}", f"--sample-epochs {args.sample_epochs}",
                         f"--embed '{args.embed}'"])
-    header = (f"Machine: {machine()}, CPU only, all-MiniLM-L6-v2. Command: `{command}`. "
-              f"Entity embeddings: `wikikg embed {args.embed}`. Each cell: mean ± std over "
-              "seeds of the best-dev checkpoint's test score; micro-F1 excludes `no_relation` "
-              "(TACRED).")
+
+    def header(graph: Path) -> str:
+        return (f"Machine: {machine()}, CPU only, all-MiniLM-L6-v2. Command: `{command}`. "
+                f"Entity embeddings: {describe_embeddings(graph)}. Each cell: mean ± std "
+                "over seeds of the best-dev checkpoint's test score; micro-F1 excludes "
+                "`no_relation` (TACRED).")
     if args.only != "sample":
         fb, fewrel = prepare_fewrel(args.work, embed_args)
         budget = ["--epochs", "1", "--max-steps", str(args.fewrel_steps), "--batch-size", "16",
@@ -140,17 +152,17 @@ def main() -> None:
         body = summarize(f"1. FewRel-16, FB15k-237 embeddings ({args.fewrel_steps} steps of 16 "
                          "examples per run)", results,
                          "wikikg train DATA --fusion MODE " + " ".join(budget))
-        write_section("fusion-fewrel", f"{body}\n\n{header}")
+        write_section("fusion-fewrel", f"{body}\n\n{header(fb)}")
         print(body)
     if args.only != "fewrel":
         sample, sample_re = prepare_sample(args.work, embed_args)
-        budget = ["--epochs", str(args.sample_epochs), "--batch-size", "16", "--max-length", "96",
-                  "--patience", str(args.sample_epochs)]
+        budget = ["--epochs", str(args.sample_epochs), "--batch-size", "16", "--max-length", "64",
+                  "--lr", "1e-4", "--patience", str(args.sample_epochs)]
         results = experiment("sample", sample, sample_re, args.work, args.seeds, budget)
         body = summarize(f"2. Distant set of the sample dump, held-out triples removed from the "
                          f"encoder's graph ({args.sample_epochs} epochs)", results,
                          "wikikg train DATA --fusion MODE " + " ".join(budget))
-        write_section("fusion-sample", f"{body}\n\n{header}")
+        write_section("fusion-sample", f"{body}\n\n{header(sample)}")
         print(body)
 
 
