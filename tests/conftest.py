@@ -42,3 +42,12 @@ def sample_graph(tmp_path_factory, sample_build) -> Path:
     shutil.copytree(sample_build, out)
     assemble(out)
     return out
+
+
+def assert_same_run(resumed: dict, whole: dict) -> None:
+    """A resumed run's metrics equal those of the uninterrupted run of the same seed."""
+    assert [h["dev_micro_f1"] for h in resumed["history"]] == \
+        [h["dev_micro_f1"] for h in whole["history"]]
+    assert resumed["history"][-1]["train_loss"] == pytest.approx(
+        whole["history"][-1]["train_loss"], rel=1e-4)
+    assert resumed["test"]["micro_f1"] == pytest.approx(whole["test"]["micro_f1"], abs=1e-6)

@@ -25,6 +25,8 @@ from fusion.train import TrainConfig, Trainer, train
 from kg import KnowledgeGraph
 from kg.embedding import EmbedConfig, EntityEmbeddings, pipeline
 
+from .conftest import assert_same_run
+
 CLI = [sys.executable, "-m", "wikikg.cli", "-q"]
 
 
@@ -129,12 +131,7 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(embedded, tiny_re, tmp
     assert done.returncode == 0, done.stderr
     assert "Loading weights" not in done.stderr and "transformers" not in done.stderr, \
         "-q silences transformers' progress bars and notes"
-    resumed = json.loads((run / "metrics.json").read_text())
-    assert [h["dev_micro_f1"] for h in resumed["history"]] == \
-        [h["dev_micro_f1"] for h in whole["history"]]
-    assert resumed["history"][-1]["train_loss"] == pytest.approx(
-        whole["history"][-1]["train_loss"], rel=1e-4)
-    assert resumed["test"]["micro_f1"] == pytest.approx(whole["test"]["micro_f1"], abs=1e-6)
+    assert_same_run(json.loads((run / "metrics.json").read_text()), whole)
 
 
 def test_predict_into_the_graph_is_queryable(embedded, tiny_re, tmp_path):
