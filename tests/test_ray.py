@@ -145,3 +145,24 @@ def test_cli_engine_ray_joins_the_running_cluster(ray_cluster, multistream, tmp_
     usage = subprocess.run(cli[:-6] + ["--ray-address", "auto", "--out", str(tmp_path / "x")],
                            capture_output=True, text=True)
     assert usage.returncode == 2 and "--engine ray" in usage.stderr
+
+
+def test_a_failing_task_is_retried_once_then_reported(ray_cluster, tmp_path):
+    """Real Ray retries: a task that fails once succeeds on its second try; one that keeps
+    failing runs exactly twice and comes back as a Failure naming its last error."""
+    from extraction.engines import Failure, RayEngine
+
+    def attempt(task, shared):  # nested, so Ray ships it by value to its workers
+        marker, failures = task
+        tries = len(marker.read_text()) if marker.exists() else 0
+        marker.write_text("x" * (tries + 1))
+        if tries < failures:
+            raise RuntimeError(f"try {tries + 1} failed")
+        return tries + 1
+
+    tasks = [(tmp_path / "once", 1), (tmp_path / "always", 5)]
+    with RayEngine(workers=2) as engine:
+        outcomes = {task[0].name: outcome for task, outcome in engine.map(attempt, tasks)}
+    assert outcomes["once"] == 2
+    assert isinstance(outcomes["always"], Failure) and "try 2 failed" in outcomes["always"].reason
+    assert (tmp_path / "always").read_text() == "xx", "one retry, not more"
