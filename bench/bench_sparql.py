@@ -148,10 +148,9 @@ def main() -> None:
         row.append(f"{statistics.median(by_label['rdflib in memory'][1]) / in_ram_ms:.1f}×")
         rows.append(row)
     http_p50 = statistics.median(results["subject_median"]["HTTP /sparql"][1])
-    join = (statistics.median(results["twohop_median"]["rdflib in memory"][1])
-            / statistics.median(results["twohop_median"]["KnowledgeGraph.query"][1]))
     twohop = {label: statistics.median(timings[1]) for label, timings in
               results["twohop_median"].items()}
+    join = twohop["rdflib in memory"] / twohop["KnowledgeGraph.query"]
     join_memory = twohop["rdflib in memory"] / twohop["KnowledgeGraph.query, memory=True"]
     join_http = twohop["rdflib in memory"] / twohop["HTTP /sparql, serve --memory"]
     body = "\n\n".join([
