@@ -3,6 +3,7 @@ filtered ranking against brute force, nations training, outputs, holdout and the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -250,3 +251,12 @@ def test_cli_embed_sample_graph(sample_graph, tmp_path):
 
     not_a_graph = subprocess.run([*command[:5], str(tmp_path)], capture_output=True, text=True)
     assert not_a_graph.returncode == 1 and "kg.json" in not_a_graph.stderr
+
+
+def test_unusable_data_and_diverging_training_are_clear_errors(nations):
+    data = load_triples(nations)
+    empty_valid = dataclasses.replace(data, valid=data.valid[:0])
+    with pytest.raises(ValueError, match=r"too few triples to train and validate on \(train 1592, valid 0\)"):
+        fit(empty_valid, EmbedConfig(model="distmult", **FAST), progress=False)
+    with pytest.raises(FloatingPointError, match="training loss is .* at epoch 1; try a lower learning rate"):
+        fit(data, EmbedConfig(model="rgcn", **{**FAST, "lr": 1e30}), progress=False)
