@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -26,6 +27,12 @@ FORMAT = "wikikg-kg/1"
 META = "kg.json"
 GRAPH_FILE = "graph.nt.gz"
 STORE_DIR = "store"
+# N-Triples lines per ``bulk_load`` call.  Oxigraph's bulk loader buffers up to a million
+# quads per thread before it writes, so one call over a whole graph file holds memory in
+# proportion to the graph (~0.7 KB a line); slices keep the build's peak memory flat.  On
+# FB15k-237's 310k lines, slices of 16k peak at 63 MiB instead of 285 MiB and load 1.45x
+# slower; loading is a small share of a build, extraction dominates.  0 = one call.
+LOAD_BATCH = 16_384
 
 
 class GraphError(Exception):
@@ -33,7 +40,8 @@ class GraphError(Exception):
 
 
 def write_graph(directory: str | os.PathLike, lines: Iterable[str], base_iri: str = DEFAULT_BASE,
-                source: str = "build", extra: dict | None = None) -> dict:
+                source: str = "build", extra: dict | None = None,
+                load_batch: int = LOAD_BATCH) -> dict:
     """Write ``graph.nt.gz`` from N-Triples lines, bulk-load ``store/``, then ``kg.json``.
 
     The store is loaded into a temporary sibling and renamed, so a failed load never
@@ -58,8 +66,7 @@ def write_graph(directory: str | os.PathLike, lines: Iterable[str], base_iri: st
     store_tmp = directory / f".{STORE_DIR}.part"
     shutil.rmtree(store_tmp, ignore_errors=True)
     store = ox.Store(str(store_tmp))
-    with gzip.open(directory / GRAPH_FILE, "rb") as handle:
-        store.bulk_load(input=handle, format=ox.RdfFormat.N_TRIPLES)
+    _bulk_load(store, directory / GRAPH_FILE, load_batch)
     store.optimize()
     triples = len(store)
     del store
@@ -71,6 +78,16 @@ def write_graph(directory: str | os.PathLike, lines: Iterable[str], base_iri: st
     (directory / META).write_text(json.dumps(meta, indent=2) + "\n")
     log.info("graph: %d triples in %s", triples, directory / STORE_DIR)
     return meta
+
+
+def _bulk_load(store: ox.Store, graph_file: Path, batch: int) -> None:
+    """Bulk-load an N-Triples file ``batch`` lines at a time (0: in one call)."""
+    with gzip.open(graph_file, "rb") as handle:
+        if not batch:
+            store.bulk_load(input=handle, format=ox.RdfFormat.N_TRIPLES)
+            return
+        while block := b"".join(islice(handle, batch)):
+            store.bulk_load(input=block, format=ox.RdfFormat.N_TRIPLES)
 
 
 def open_store(directory: str | os.PathLike, read_only: bool = True,
