@@ -35,14 +35,22 @@ def run(args: list[str]) -> None:
     print(f"[{time.perf_counter() - started:7.1f}s] wikikg {' '.join(args[:3])}", flush=True)
 
 
+def embeddings_name(embed_args: list[str]) -> str:
+    """The cache name of one ``--embed`` setting: its options in words (a config file by its
+    stem), so that runs with other embeddings never reuse these."""
+    words = [Path(a).stem if a.endswith(".json") else a.lstrip("-") for a in embed_args]
+    return "-".join(["fusion", *words])
+
+
 def prepare_fewrel(work: Path, embed_args: list[str]) -> tuple[Path, Path]:
     fb = work / "fb15k-237"
     if not (fb / "kg.json").exists():
         kg = SHARED / "kg" / "FB15k-237"
         run(["import", str(kg / "train.txt"), str(kg / "valid.txt"), str(kg / "test.txt"),
              "--out", str(fb)])
-    if not (fb / "embeddings" / "fusion" / "config.json").exists():
-        run(["embed", str(fb), *embed_args, "--out", "fusion"])
+    name = embeddings_name(embed_args)
+    if not (fb / "embeddings" / name / "config.json").exists():
+        run(["embed", str(fb), *embed_args, "--out", name])
     data = work / "fewrel"
     if not (data / "train.jsonl").exists():
         run(["dataset", "fewrel", str(SHARED / "re" / "fewrel" / "val_wiki.json"), "--out",
@@ -57,32 +65,34 @@ def prepare_sample(work: Path, embed_args: list[str]) -> tuple[Path, Path]:
     data = work / "sample-re"
     if not (data / "train.jsonl").exists():
         run(["dataset", "re", str(graph), "--out", str(data)])
-    if not (graph / "embeddings" / "fusion" / "config.json").exists():
+    name = embeddings_name(embed_args)
+    if not (graph / "embeddings" / name / "config.json").exists():
         run(["embed", str(graph), *embed_args, "--holdout", str(data / "heldout_triples.tsv"),
-             "--out", "fusion"])
+             "--out", name])
     return graph, data
 
 
-def experiment(name: str, graph: Path, data: Path, work: Path, seeds: int, budget: list[str]
-               ) -> dict[str, list[dict]]:
+def experiment(runs: Path, graph: Path, data: Path, embeddings: str, seeds: int,
+               budget: list[str]) -> dict[str, list[dict]]:
+    """``runs`` names the setting (experiment, budget, embeddings): its runs are resumed."""
     results: dict[str, list[dict]] = {mode: [] for mode in MODES}
     for seed in range(seeds):
         for mode in MODES:
-            out = work / "runs" / name / f"{mode}-{seed}"
+            out = runs / f"{mode}-{seed}"
             if not (out / "metrics.json").exists():
                 if out.exists():
                     subprocess.run(["rm", "-rf", str(out)], check=True)
                 # `none` gets the entity table too, only to score the same linked subset:
                 # its model has no entity layer and trains exactly as without it
                 run(["train", str(data), "--out", str(out), "--fusion", mode, "--seed", str(seed),
-                     "--kg", str(graph), "--embeddings", "fusion", *budget])
+                     "--kg", str(graph), "--embeddings", embeddings, *budget])
             results[mode].append(json.loads((out / "metrics.json").read_text()))
     return results
 
 
-def describe_embeddings(graph: Path) -> str:
-    """What the cached embeddings really are (they may predate this run's --embed)."""
-    directory = graph / "embeddings" / "fusion"
+def describe_embeddings(graph: Path, name: str) -> str:
+    """What the embeddings are, in the figures that matter (model, size, test MRR)."""
+    directory = graph / "embeddings" / name
     config = json.loads((directory / "config.json").read_text())
     metrics = json.loads((directory / "metrics.json").read_text())
     return (f"{config['model']} dim {config['dim']}, {metrics['epochs_run']} epochs (batch "
@@ -90,7 +100,12 @@ def describe_embeddings(graph: Path) -> str:
             f"{metrics['test']['mrr']:.3f}, Hits@10 {metrics['test']['hits@10']:.3f}")
 
 
-def step_times(graph: Path, data: Path, steps: int, batch_size: int = 16) -> dict[str, list[float]]:
+def model_of(graph: Path, name: str) -> str:
+    return json.loads((graph / "embeddings" / name / "config.json").read_text())["model"]
+
+
+def step_times(graph: Path, data: Path, embeddings: str, steps: int, batch_size: int = 16
+               ) -> dict[str, list[float]]:
     """Seconds per training step (forward, backward, AdamW) of each fusion mode on the same
     batches, the modes interleaved step by step in one process, so that a busy shared
     machine slows them alike: the honest measure of what fusion costs."""
@@ -101,7 +116,7 @@ def step_times(graph: Path, data: Path, steps: int, batch_size: int = 16) -> dic
     from fusion.model import build_model
     from kg.embedding import EntityEmbeddings
 
-    entities = EntityEmbeddings.from_pretrained(graph / "embeddings" / "fusion")
+    entities = EntityEmbeddings.from_pretrained(graph / "embeddings" / embeddings)
     labels = [r["name"] for r in json.loads((data / "relations.json").read_text())["relations"]]
     label_ids = {label: i for i, label in enumerate(labels)}
     examples = [json.loads(line) for line in (data / "train.jsonl").read_text().splitlines()]
@@ -178,6 +193,7 @@ def main() -> None:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     embed_args = args.embed.split()
+    embeddings = embeddings_name(embed_args)
     command = " ".join(["python bench/bench_fusion.py", f"--seeds {args.seeds}",
                         f"--only {args.only}" if args.only else "",
                         f"--fewrel-steps {args.fewrel_steps}", f"--sample-epochs {args.sample_epochs}",
@@ -185,29 +201,34 @@ def main() -> None:
 
     def header(graph: Path) -> str:
         return (f"Machine: {machine()}, CPU only, all-MiniLM-L6-v2. Command: `{command}`. "
-                f"Entity embeddings: {describe_embeddings(graph)}. Each cell: mean ± std "
+                f"Entity embeddings: {describe_embeddings(graph, embeddings)}. Each cell: mean ± std "
                 "over seeds of the best-dev checkpoint's test score; micro-F1 excludes "
                 "`no_relation` (TACRED).")
     if args.only != "sample":
         fb, fewrel = prepare_fewrel(args.work, embed_args)
         budget = ["--epochs", "1", "--max-steps", str(args.fewrel_steps), "--batch-size", "16",
                   "--max-length", "96"]
-        results = experiment("fewrel", fb, fewrel, args.work, args.seeds, budget)
-        body = summarize(f"1. FewRel-16, FB15k-237 embeddings ({args.fewrel_steps} steps of 16 "
-                         "examples per run)", results,
+        setting = f"fewrel-{args.fewrel_steps}-steps-{embeddings}"
+        results = experiment(args.work / "runs" / setting, fb, fewrel, embeddings, args.seeds,
+                             budget)
+        body = summarize(f"1. FewRel-16, FB15k-237 {model_of(fb, embeddings)} embeddings "
+                         f"({args.fewrel_steps} steps of 16 examples per run)", results,
                          "wikikg train DATA --fusion MODE " + " ".join(budget))
-        body += "\n\n" + overhead_table(step_times(fb, fewrel, args.overhead_steps))
-        write_section("fusion-fewrel", f"{body}\n\n{header(fb)}")
+        body += "\n\n" + overhead_table(step_times(fb, fewrel, embeddings, args.overhead_steps))
+        write_section(setting, f"{body}\n\n{header(fb)}")
         print(body)
     if args.only != "fewrel":
         sample, sample_re = prepare_sample(args.work, embed_args)
         budget = ["--epochs", str(args.sample_epochs), "--batch-size", "16", "--max-length", "64",
                   "--lr", "1e-4", "--patience", str(args.sample_epochs)]
-        results = experiment("sample", sample, sample_re, args.work, args.seeds, budget)
-        body = summarize(f"2. Distant set of the sample dump, held-out triples removed from the "
-                         f"encoder's graph ({args.sample_epochs} epochs)", results,
+        setting = f"sample-{args.sample_epochs}-epochs-{embeddings}"
+        results = experiment(args.work / "runs" / setting, sample, sample_re, embeddings,
+                             args.seeds, budget)
+        body = summarize(f"2. Distant set of the sample dump, {model_of(sample, embeddings)} "
+                         "embeddings, held-out triples removed from the encoder's graph "
+                         f"({args.sample_epochs} epochs)", results,
                          "wikikg train DATA --fusion MODE " + " ".join(budget))
-        write_section("fusion-sample", f"{body}\n\n{header(sample)}")
+        write_section(setting, f"{body}\n\n{header(sample)}")
         print(body)
 
 
