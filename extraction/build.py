@@ -5,8 +5,8 @@
 2. Map: pages are read in one process and mapped in batches by the workers of an engine
    (:mod:`extraction.engines`: a process pool or Ray); for a multistream dump, each
    worker reads its own byte ranges (whole bz2 streams, from the index or found by a
-   scan).  Workers return encoded JSON lines, collected in input order, so 1 and N
-   workers, local or Ray, write identical files.  A chunk that fails is recorded in
+   scan).  Workers return JSON lines already gzip-compressed, collected in input order,
+   so 1 and N workers, local or Ray, write the same records.  A chunk that fails is recorded in
    ``errors.jsonl`` and the build goes on.
 3. Collect: the anchors of all pages form the alias table; with ``--ner`` a last pass
    links NER mentions through it.
@@ -32,7 +32,7 @@ from extraction.atomic import atomic_directory
 from extraction.chunk import OUTPUTS, MappedChunk, map_byte_range, map_pages
 from extraction.dump import DumpFormatError, DumpReader, read_siteinfo, redirects_in, scan_redirects
 from extraction.engines import Engine, Failure, make_engine
-from extraction.jsonl import JsonlWriter, read_jsonl
+from extraction.jsonl import GzipMemberWriter, JsonlWriter, read_jsonl
 from extraction.multistream import decompress_range, find_index, scan_stream_ranges, stream_ranges
 from extraction.page import ExtractionConfig
 from extraction.records import PageError
@@ -73,9 +73,9 @@ class BuildOptions:
 def _run_task(task: tuple, redirects: RedirectResolver) -> MappedChunk:
     kind, payload, config = task
     if kind == "pages":
-        return map_pages(payload, config, redirects)
+        return map_pages(payload, config, redirects).gzip_records()
     path, start, end, max_pages = payload
-    return map_byte_range(path, start, end, config, redirects, max_pages)
+    return map_byte_range(path, start, end, config, redirects, max_pages).gzip_records()
 
 
 def _scan_range(task: tuple[str, int, int], _shared: None) -> list[tuple[str, str]]:
@@ -243,7 +243,7 @@ def _build_into(work: Path, paths: list[Path], options: BuildOptions) -> dict:
     counts: Counter = Counter()
     anchors: Counter = Counter()
     titles: list[str] = []
-    writers = {name: JsonlWriter(work / f"{name}.jsonl.gz") for name in OUTPUTS}
+    writers = {name: GzipMemberWriter(work / f"{name}.jsonl.gz") for name in OUTPUTS}
     bar = tqdm(desc="extract", unit=" pages", disable=not options.progress or None, leave=False)
     try:
         with make_engine(options.engine, options.workers, options.ray_address) as engine:
@@ -256,7 +256,7 @@ def _build_into(work: Path, paths: list[Path], options: BuildOptions) -> dict:
                 if isinstance(chunk, Failure):
                     chunk = _failed_chunk(task, chunk)
                 for name, data in chunk.records.items():
-                    writers[name].write_raw(data, chunk.counts[name])
+                    writers[name].write_member(data, chunk.counts[name])
                 counts.update(chunk.counts)
                 anchors.update(chunk.anchors)
                 titles.extend(chunk.titles)

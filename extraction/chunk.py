@@ -2,8 +2,8 @@
 
 ``map_pages`` and ``map_byte_range`` are pure functions of their arguments; the engines of
 :mod:`extraction.engines` (a process pool, a Ray cluster) run them over the same chunks.
-Records come back already encoded as JSON lines, so the process that collects them only
-concatenates bytes.  A bad page becomes a :class:`PageError` in the chunk; a chunk that
+Records come back already encoded as JSON lines and gzip-compressed, so the process that
+collects them only appends bytes.  A bad page becomes a :class:`PageError` in the chunk; a chunk that
 cannot be read at all raises, and the build records it (after a retry on Ray).
 """
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from extraction.dump import parse_page_fragment
+from extraction.jsonl import gzip_member
 from extraction.multistream import decompress_range
 from extraction.page import ExtractionConfig, PageResult, extract_batch
 from extraction.records import Page, PageError
@@ -26,9 +27,10 @@ _NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 @dataclass
 class MappedChunk:
-    """Encoded JSON lines per output file plus what the collector aggregates."""
+    """Encoded JSON lines per output file (gzip members once :meth:`gzip_records` ran)
+    plus what the collector aggregates."""
 
-    records: dict[str, bytearray] = field(default_factory=lambda: {n: bytearray() for n in OUTPUTS})
+    records: dict[str, bytes | bytearray] = field(default_factory=lambda: {n: bytearray() for n in OUTPUTS})
     counts: Counter = field(default_factory=Counter)
     anchors: Counter = field(default_factory=Counter)
     titles: list[str] = field(default_factory=list)
@@ -58,6 +60,13 @@ class MappedChunk:
             self.counts["linked_mentions"] += sum(m.title is not None for m in sentence.mentions)
             self._write("sentences", sentence.to_json())
         self.anchors.update(result.anchors)
+
+    def gzip_records(self) -> MappedChunk:
+        """Compress each output's lines into one gzip member (in the worker, see
+        :class:`~extraction.jsonl.GzipMemberWriter`); outputs without lines are dropped."""
+        self.records = {name: gzip_member(bytes(data)) for name, data in self.records.items()
+                        if data}
+        return self
 
     def _write(self, name: str, record: dict) -> None:
         self.records[name] += orjson.dumps(record, option=_NEWLINE)

@@ -2,7 +2,7 @@
 
 An engine maps a pure function over a stream of tasks and yields ``(task, outcome)`` in
 task order, with a bounded number of tasks in flight: the collecting process writes the
-chunks in input order (so 1 or N workers, local or Ray, give byte-identical files) and
+chunks in input order (so 1 or N workers, local or Ray, give the same records) and
 its memory does not grow with the dump.  ``outcome`` is the function's result, or a
 :class:`Failure` if the call raised, which the build records in ``errors.jsonl`` before
 going on.  ``share(obj)`` hands one read-only object (the redirect resolver) to every

@@ -196,3 +196,22 @@ def test_pages_over_the_time_bound_are_skipped_and_logged(tmp_path):
     assert stats["errors"] == len(errors) > 0
     assert all("longer than the" in e["reason"] and e["title"] for e in errors)
     assert stats["pages"] == 12
+
+
+def test_map_outputs_are_gzip_members_that_any_reader_reads(sample_build, tmp_path):
+    """Workers compress their own chunks: the files are concatenated gzip members, which
+    the system's gzip reads as one stream, line for line what Python reads."""
+    import gzip
+
+    from extraction.jsonl import GzipMemberWriter
+
+    sentences = sample_build / "sentences.jsonl.gz"
+    members = sentences.read_bytes().count(b"\x1f\x8b\x08")  # at least one per chunk
+    unzipped = subprocess.run(["gzip", "-dc", str(sentences)], capture_output=True, check=True)
+    assert members > 5 and unzipped.stdout == gzip.decompress(sentences.read_bytes())
+    assert len(unzipped.stdout.splitlines()) == json.loads(
+        (sample_build / "stats.json").read_text())["sentences"]
+    empty = GzipMemberWriter(tmp_path / "empty.jsonl.gz")
+    empty.close()  # no chunk had such records: still a valid, empty gzip file
+    assert subprocess.run(["gzip", "-dc", str(empty.path)], capture_output=True,
+                          check=True).stdout == b""
