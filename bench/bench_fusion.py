@@ -90,18 +90,18 @@ def experiment(runs: Path, graph: Path, data: Path, embeddings: str, seeds: int,
     return results
 
 
+def embeddings_file(graph: Path, name: str, file: str) -> dict:
+    """``config.json`` or ``metrics.json`` of the graph's embeddings ``name``."""
+    return json.loads((graph / "embeddings" / name / file).read_text())
+
+
 def describe_embeddings(graph: Path, name: str) -> str:
     """What the embeddings are, in the figures that matter (model, size, test MRR)."""
-    directory = graph / "embeddings" / name
-    config = json.loads((directory / "config.json").read_text())
-    metrics = json.loads((directory / "metrics.json").read_text())
+    config = embeddings_file(graph, name, "config.json")
+    metrics = embeddings_file(graph, name, "metrics.json")
     return (f"{config['model']} dim {config['dim']}, {metrics['epochs_run']} epochs (batch "
             f"{config['batch_size']}, lr {config['lr']}), test filtered MRR "
             f"{metrics['test']['mrr']:.3f}, Hits@10 {metrics['test']['hits@10']:.3f}")
-
-
-def model_of(graph: Path, name: str) -> str:
-    return json.loads((graph / "embeddings" / name / "config.json").read_text())["model"]
 
 
 def step_times(graph: Path, data: Path, embeddings: str, steps: int, batch_size: int = 16
@@ -211,7 +211,8 @@ def main() -> None:
         setting = f"fewrel-{args.fewrel_steps}-steps-{embeddings}"
         results = experiment(args.work / "runs" / setting, fb, fewrel, embeddings, args.seeds,
                              budget)
-        body = summarize(f"1. FewRel-16, FB15k-237 {model_of(fb, embeddings)} embeddings "
+        model = embeddings_file(fb, embeddings, "config.json")["model"]
+        body = summarize(f"1. FewRel-16, FB15k-237 {model} embeddings "
                          f"({args.fewrel_steps} steps of 16 examples per run)", results,
                          "wikikg train DATA --fusion MODE " + " ".join(budget))
         body += "\n\n" + overhead_table(step_times(fb, fewrel, embeddings, args.overhead_steps))
@@ -224,7 +225,8 @@ def main() -> None:
         setting = f"sample-{args.sample_epochs}-epochs-{embeddings}"
         results = experiment(args.work / "runs" / setting, sample, sample_re, embeddings,
                              args.seeds, budget)
-        body = summarize(f"2. Distant set of the sample dump, {model_of(sample, embeddings)} "
+        model = embeddings_file(sample, embeddings, "config.json")["model"]
+        body = summarize(f"2. Distant set of the sample dump, {model} "
                          "embeddings, held-out triples removed from the encoder's graph "
                          f"({args.sample_epochs} epochs)", results,
                          "wikikg train DATA --fusion MODE " + " ".join(budget))

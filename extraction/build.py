@@ -6,8 +6,8 @@
    (:mod:`extraction.engines`: a process pool or Ray); for a multistream dump, each
    worker reads its own byte ranges (whole bz2 streams, from the index or found by a
    scan).  Workers return JSON lines already gzip-compressed, collected in input order,
-   so 1 and N workers, local or Ray, write the same records.  A chunk that fails is recorded in
-   ``errors.jsonl`` and the build goes on.
+   so 1 and N workers, local or Ray, write the same records.  A chunk that fails is
+   recorded in ``errors.jsonl`` and the build goes on.
 3. Collect: the anchors of all pages form the alias table; with ``--ner`` a last pass
    links NER mentions through it.
 
@@ -73,9 +73,11 @@ class BuildOptions:
 def _run_task(task: tuple, redirects: RedirectResolver) -> MappedChunk:
     kind, payload, config = task
     if kind == "pages":
-        return map_pages(payload, config, redirects).gzip_records()
-    path, start, end, max_pages = payload
-    return map_byte_range(path, start, end, config, redirects, max_pages).gzip_records()
+        chunk = map_pages(payload, config, redirects)
+    else:
+        path, start, end, max_pages = payload
+        chunk = map_byte_range(path, start, end, config, redirects, max_pages)
+    return chunk.gzip_records()
 
 
 def _scan_range(task: tuple[str, int, int], _shared: None) -> list[tuple[str, str]]:

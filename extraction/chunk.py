@@ -3,8 +3,8 @@
 ``map_pages`` and ``map_byte_range`` are pure functions of their arguments; the engines of
 :mod:`extraction.engines` (a process pool, a Ray cluster) run them over the same chunks.
 Records come back already encoded as JSON lines and gzip-compressed, so the process that
-collects them only appends bytes.  A bad page becomes a :class:`PageError` in the chunk; a chunk that
-cannot be read at all raises, and the build records it (after a retry on Ray).
+collects them only appends bytes.  A bad page becomes a :class:`PageError` in the chunk; a
+chunk that cannot be read at all raises, and the build records it (after a retry on Ray).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class MappedChunk:
     def gzip_records(self) -> MappedChunk:
         """Compress each output's lines into one gzip member (in the worker, see
         :class:`~extraction.jsonl.GzipMemberWriter`); outputs without lines are dropped."""
-        self.records = {name: gzip_member(bytes(data)) for name, data in self.records.items()
+        self.records = {name: gzip_member(data) for name, data in self.records.items()
                         if data}
         return self
 

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import orjson
 
+COMPRESSLEVEL = 3  # one gzip level for every JSONL file, streamed or written in members
+
 
 class JsonlWriter:
-    def __init__(self, path: str | os.PathLike, compresslevel: int = 3):
+    def __init__(self, path: str | os.PathLike, compresslevel: int = COMPRESSLEVEL):
         self.path = Path(path)
         self.count = 0
         raw = open(self.path, "wb")
@@ -41,7 +43,7 @@ class JsonlWriter:
         self.close()
 
 
-def gzip_member(data: bytes, compresslevel: int = 3) -> bytes:
+def gzip_member(data: bytes, compresslevel: int = COMPRESSLEVEL) -> bytes:
     """``data`` as one deterministic gzip member (mtime 0)."""
     return gzip.compress(data, compresslevel=compresslevel, mtime=0)
 

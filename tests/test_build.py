@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import gzip
 import json
 import re
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import pytest
 
 from extraction.build import BuildError, BuildOptions, build
+from extraction.jsonl import GzipMemberWriter
 from extraction.multistream import find_index, repack_multistream, stream_ranges
 
 from .conftest import SAMPLE, load
@@ -201,10 +203,6 @@ def test_pages_over_the_time_bound_are_skipped_and_logged(tmp_path):
 def test_map_outputs_are_gzip_members_that_any_reader_reads(sample_build, tmp_path):
     """Workers compress their own chunks: the files are concatenated gzip members, which
     the system's gzip reads as one stream, line for line what Python reads."""
-    import gzip
-
-    from extraction.jsonl import GzipMemberWriter
-
     sentences = sample_build / "sentences.jsonl.gz"
     members = sentences.read_bytes().count(b"\x1f\x8b\x08")  # at least one per chunk
     unzipped = subprocess.run(["gzip", "-dc", str(sentences)], capture_output=True, check=True)
