@@ -35,11 +35,15 @@ def run(args: list[str]) -> None:
     print(f"[{time.perf_counter() - started:7.1f}s] wikikg {' '.join(args[:3])}", flush=True)
 
 
+def options_words(options: list[str]) -> list[str]:
+    """Command-line options as words for a cache name (a config file by its stem)."""
+    return [Path(a).stem if a.endswith(".json") else a.lstrip("-") for a in options]
+
+
 def embeddings_name(embed_args: list[str]) -> str:
-    """The cache name of one ``--embed`` setting: its options in words (a config file by its
-    stem), so that runs with other embeddings never reuse these."""
-    words = [Path(a).stem if a.endswith(".json") else a.lstrip("-") for a in embed_args]
-    return "-".join(["fusion", *words])
+    """The cache name of one ``--embed`` setting, so that runs with other embeddings never
+    reuse these."""
+    return "-".join(["fusion", *options_words(embed_args)])
 
 
 def prepare_fewrel(work: Path, embed_args: list[str]) -> tuple[Path, Path]:
@@ -73,19 +77,24 @@ def prepare_sample(work: Path, embed_args: list[str]) -> tuple[Path, Path]:
 
 
 def experiment(runs: Path, graph: Path, data: Path, embeddings: str, seeds: int,
-               budget: list[str]) -> dict[str, list[dict]]:
-    """``runs`` names the setting (experiment, budget, embeddings): its runs are resumed."""
+               budget: list[str], fused_options: list[str]) -> dict[str, list[dict]]:
+    """``runs`` names the setting (experiment, budget, embeddings): its runs are resumed.
+
+    ``fused_options`` go to the fused modes only; their runs sit in a folder named after
+    them, while ``none``, which they cannot change, keeps the setting's runs."""
     results: dict[str, list[dict]] = {mode: [] for mode in MODES}
+    fused_runs = runs.with_name("-".join([runs.name, *options_words(fused_options)]))
     for seed in range(seeds):
         for mode in MODES:
-            out = runs / f"{mode}-{seed}"
+            options = budget if mode == "none" else budget + fused_options
+            out = (runs if mode == "none" else fused_runs) / f"{mode}-{seed}"
             if not (out / "metrics.json").exists():
                 if out.exists():
                     subprocess.run(["rm", "-rf", str(out)], check=True)
                 # `none` gets the entity table too, only to score the same linked subset:
                 # its model has no entity layer and trains exactly as without it
                 run(["train", str(data), "--out", str(out), "--fusion", mode, "--seed", str(seed),
-                     "--kg", str(graph), "--embeddings", embeddings, *budget])
+                     "--kg", str(graph), "--embeddings", embeddings, *options])
             results[mode].append(json.loads((out / "metrics.json").read_text()))
     return results
 
@@ -188,8 +197,11 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "cache" / "bench-fusion")
     parser.add_argument("--only", choices=["fewrel", "sample"],
                         help="Run one experiment (the other's section is left as it was).")
-    parser.add_argument("--embed", default="--model distmult --dim 128 --epochs 40",
+    parser.add_argument("--embed", default="--config bench/fusion_embed_compgcn.json",
                         help="Options for `wikikg embed` (both experiments).")
+    parser.add_argument("--fused", default="",
+                        help="Extra `wikikg train` options for the fused modes only, as "
+                        "--fused='--standardize-entities'.")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     embed_args = args.embed.split()
@@ -197,7 +209,12 @@ def main() -> None:
     command = " ".join(["python bench/bench_fusion.py", f"--seeds {args.seeds}",
                         f"--only {args.only}" if args.only else "",
                         f"--fewrel-steps {args.fewrel_steps}", f"--sample-epochs {args.sample_epochs}",
-                        f"--embed '{args.embed}'"])
+                        f"--embed '{args.embed}'",
+                        f"--fused='{args.fused}'" if args.fused else ""])
+    fused_options = args.fused.split()
+    section_suffix = "".join(f"-{word}" for word in options_words(fused_options))
+    train_command = "wikikg train DATA --fusion MODE {budget}" + (
+        f"; fused modes also {args.fused}" if args.fused else "")
 
     def header(graph: Path) -> str:
         return (f"Machine: {machine()}, CPU only, all-MiniLM-L6-v2. Command: `{command}`. "
@@ -210,13 +227,13 @@ def main() -> None:
                   "--max-length", "96"]
         setting = f"fewrel-{args.fewrel_steps}-steps-{embeddings}"
         results = experiment(args.work / "runs" / setting, fb, fewrel, embeddings, args.seeds,
-                             budget)
+                             budget, fused_options)
         model = embeddings_file(fb, embeddings, "config.json")["model"]
         body = summarize(f"1. FewRel-16, FB15k-237 {model} embeddings "
                          f"({args.fewrel_steps} steps of 16 examples per run)", results,
-                         "wikikg train DATA --fusion MODE " + " ".join(budget))
+                         train_command.format(budget=" ".join(budget)))
         body += "\n\n" + overhead_table(step_times(fb, fewrel, embeddings, args.overhead_steps))
-        write_section(setting, f"{body}\n\n{header(fb)}")
+        write_section(setting + section_suffix, f"{body}\n\n{header(fb)}")
         print(body)
     if args.only != "fewrel":
         sample, sample_re = prepare_sample(args.work, embed_args)
@@ -224,13 +241,13 @@ def main() -> None:
                   "--lr", "1e-4", "--patience", str(args.sample_epochs)]
         setting = f"sample-{args.sample_epochs}-epochs-{embeddings}"
         results = experiment(args.work / "runs" / setting, sample, sample_re, embeddings,
-                             args.seeds, budget)
+                             args.seeds, budget, fused_options)
         model = embeddings_file(sample, embeddings, "config.json")["model"]
         body = summarize(f"2. Distant set of the sample dump, {model} "
                          "embeddings, held-out triples removed from the encoder's graph "
                          f"({args.sample_epochs} epochs)", results,
-                         "wikikg train DATA --fusion MODE " + " ".join(budget))
-        write_section(setting, f"{body}\n\n{header(sample)}")
+                         train_command.format(budget=" ".join(budget)))
+        write_section(setting + section_suffix, f"{body}\n\n{header(sample)}")
         print(body)
 
 

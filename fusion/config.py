@@ -43,6 +43,7 @@ class FusionConfig:
     fusion_layer: int = -1
     entity_dim: int = 0
     link_dropout: float = 0.1
+    standardize_entities: bool = False
     classifier_dropout: float = 0.1
     max_length: int = 128
     typed_markers: bool = True

@@ -37,6 +37,16 @@ def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
     raise ValueError(f"cannot find the transformer layers of {type(encoder).__name__}")
 
 
+def standardized(matrix: torch.Tensor) -> torch.Tensor:
+    """Each dimension at zero mean and unit variance over the entities, row 0 ("no
+    entity") kept at zero: vectors from any KG model then enter the new layers at the
+    scale their default initialisation expects, whatever the scale the KG model learnt."""
+    rows = matrix[1:]
+    scaled = (matrix - rows.mean(dim=0)) / rows.std(dim=0).clamp_min(1e-6)
+    scaled[0] = 0
+    return scaled
+
+
 class KnowledgeEnhancedModel(nn.Module):
     def __init__(self, config: FusionConfig, encoder: nn.Module, entities: EntityEmbeddings | None):
         super().__init__()
@@ -55,8 +65,10 @@ class KnowledgeEnhancedModel(nn.Module):
         if config.fusion != "none":
             if entities is None:
                 raise ValueError(f"fusion={config.fusion!r} needs entity embeddings")
-            self.entities = nn.Embedding.from_pretrained(entities.matrix.float(), freeze=True,
-                                                         padding_idx=0)
+            matrix = entities.matrix.float()
+            if config.standardize_entities:
+                matrix = standardized(matrix)
+            self.entities = nn.Embedding.from_pretrained(matrix, freeze=True, padding_idx=0)
             self.entity_table = entities
             dim = entities.matrix.shape[1]
             if config.fusion == "late":

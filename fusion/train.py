@@ -71,6 +71,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     dropout: float = 0.1
     link_dropout: float = 0.1
+    standardize_entities: bool = False
     fusion_layer: int = -1
     max_length: int = 128
     freeze: str = "none"
@@ -165,6 +166,7 @@ class Trainer:
         fusion_config = FusionConfig(
             task=config.task, fusion=config.fusion, base_model=config.base_model,
             labels=self.labels, fusion_layer=config.fusion_layer, link_dropout=config.link_dropout,
+            standardize_entities=config.standardize_entities,
             classifier_dropout=config.dropout, max_length=config.max_length,
             base_iri=graph_base(Path(config.kg)) if config.kg else DEFAULT_BASE)
         self.model, self.tokenizer = build_model(fusion_config, self.entities)

@@ -19,7 +19,7 @@ from fusion.config import FusionConfig
 from fusion.datasets import DistantConfig, build_ner_dataset, build_re_dataset
 from fusion.datasets.schema import read_jsonl
 from fusion.features import collate, encode_re
-from fusion.model import KnowledgeEnhancedModel, build_model
+from fusion.model import KnowledgeEnhancedModel, build_model, standardized
 from fusion.predict import RelationPredictor
 from fusion.train import TrainConfig, Trainer, train
 from kg import KnowledgeGraph
@@ -74,15 +74,24 @@ def test_none_given_the_entity_table_trains_the_same_and_scores_the_linked_subse
     assert "linked" not in plain["test"] and scored["test"]["linked"]["share"] > 0.5
 
 
-def test_layer_fusion_equals_none_at_step_zero(embedded, tiny_re):
+def test_standardized_entity_vectors_keep_no_entity_at_zero(embedded):
+    matrix = EntityEmbeddings.from_pretrained(embedded / "embeddings" / "tiny").matrix.float()
+    scaled = standardized(matrix)
+    assert torch.equal(scaled[0], torch.zeros(matrix.shape[1]))
+    assert torch.allclose(scaled[1:].mean(dim=0), torch.zeros(matrix.shape[1]), atol=1e-4)
+    assert torch.allclose(scaled[1:].std(dim=0), torch.ones(matrix.shape[1]), atol=1e-4)
+
+
+@pytest.mark.parametrize("standardize", [False, True])
+def test_layer_fusion_equals_none_at_step_zero(embedded, tiny_re, standardize):
     entities = EntityEmbeddings.from_pretrained(embedded / "embeddings" / "tiny")
     labels = [r["name"] for r in json.loads((tiny_re / "relations.json").read_text())["relations"]]
     examples = read_jsonl(tiny_re / "train.jsonl")[:8]
     logits = {}
     for fusion in ("none", "layer"):
         torch.manual_seed(0)
-        model, tokenizer = build_model(FusionConfig(task="re", fusion=fusion, labels=labels),
-                                       entities)
+        model, tokenizer = build_model(FusionConfig(task="re", fusion=fusion, labels=labels,
+                                                    standardize_entities=standardize), entities)
         model.eval()
         label_ids = {label: i for i, label in enumerate(labels)}
         batch = collate([encode_re(e, tokenizer, model.config, entities, label_ids)
@@ -93,10 +102,12 @@ def test_layer_fusion_equals_none_at_step_zero(embedded, tiny_re):
     assert torch.equal(logits["none"], logits["layer"])
 
 
-@pytest.mark.parametrize("fusion", ["none", "late", "layer"])
-def test_every_fusion_mode_trains_and_reloads(fusion, embedded, tiny_re, tmp_path):
+@pytest.mark.parametrize("fusion, standardize", [("none", False), ("late", False),
+                                                  ("layer", False), ("late", True)])
+def test_every_fusion_mode_trains_and_reloads(fusion, standardize, embedded, tiny_re, tmp_path):
     run = tmp_path / fusion
-    trainer = Trainer(config_for(tiny_re, run, fusion, embedded, max_steps=3))
+    trainer = Trainer(config_for(tiny_re, run, fusion, embedded, max_steps=3,
+                                 standardize_entities=standardize))
     metrics = trainer.train()
     assert metrics["steps"] == 3 and metrics["fusion"] == fusion
     assert {"micro_f1", "macro_f1", "per_relation"} <= set(metrics["test"])

@@ -279,6 +279,8 @@ Examples:
 @click.option("--dropout", default=0.1, show_default=True)
 @click.option("--link-dropout", default=0.1, show_default=True,
               help="Share of entity links dropped during training.")
+@click.option("--standardize-entities/--raw-entities", default=False, show_default=True,
+              help="Scale each entity-vector dimension to zero mean, unit variance.")
 @click.option("--fusion-layer", default=-1, show_default=True,
               help="Encoder layer for --fusion layer (-1: the middle one).")
 @click.option("--max-length", default=128, show_default=True)
