@@ -66,6 +66,7 @@ class TrainConfig:
     grad_accum: int = 1
     lr: float = 5e-5
     head_lr: float = 1e-3
+    gate_lr: float | None = None
     weight_decay: float = 0.01
     warmup: float = 0.1
     max_grad_norm: float = 1.0
@@ -139,18 +140,27 @@ def apply_freeze(model: KnowledgeEnhancedModel, freeze: str) -> None:
 
 
 def optimizer_for(model: KnowledgeEnhancedModel, config: TrainConfig) -> torch.optim.AdamW:
-    """Encoder at ``lr``, new layers (head, fusion) at ``head_lr``; no decay on biases/norms."""
-    groups = {}
+    """Encoder at ``lr``, new layers (head, fusion) at ``head_lr``, the ``layer`` fusion gate
+    at ``gate_lr`` (default ``head_lr``); no decay on biases, norms and the gate.
+
+    The gate starts at zero and Adam moves it about one learning rate per step, so at
+    ``head_lr`` a few hundred steps leave it nearly shut: ``gate_lr`` opens it faster
+    without touching the rest."""
+    groups: dict[tuple[float, bool], list] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        new = not name.startswith("encoder.")
+        if name.startswith("encoder."):
+            lr = config.lr
+        elif name == "injection.gate":
+            lr = config.gate_lr or config.head_lr
+        else:
+            lr = config.head_lr
         decay = param.ndim > 1
-        groups.setdefault((new, decay), []).append(param)
+        groups.setdefault((lr, decay), []).append(param)
     return torch.optim.AdamW([
-        {"params": params, "lr": config.head_lr if new else config.lr,
-         "weight_decay": config.weight_decay if decay else 0.0}
-        for (new, decay), params in sorted(groups.items())])
+        {"params": params, "lr": lr, "weight_decay": config.weight_decay if decay else 0.0}
+        for (lr, decay), params in sorted(groups.items())])
 
 
 class Trainer:

@@ -21,7 +21,7 @@ from fusion.datasets.schema import read_jsonl
 from fusion.features import collate, encode_re
 from fusion.model import KnowledgeEnhancedModel, build_model, standardized
 from fusion.predict import RelationPredictor
-from fusion.train import TrainConfig, Trainer, train
+from fusion.train import TrainConfig, Trainer, optimizer_for, train
 from kg import KnowledgeGraph
 from kg.embedding import EmbedConfig, EntityEmbeddings, pipeline
 
@@ -100,6 +100,20 @@ def test_layer_fusion_equals_none_at_step_zero(embedded, tiny_re, standardize):
         with torch.no_grad():
             logits[fusion] = model(**batch)["logits"]
     assert torch.equal(logits["none"], logits["layer"])
+
+
+def test_the_layer_gate_gets_its_own_learning_rate(embedded, tiny_re, tmp_path):
+    entities = EntityEmbeddings.from_pretrained(embedded / "embeddings" / "tiny")
+    labels = [r["name"] for r in json.loads((tiny_re / "relations.json").read_text())["relations"]]
+    model, _ = build_model(FusionConfig(task="re", fusion="layer", labels=labels), entities)
+    config = config_for(tiny_re, tmp_path, "layer", embedded, gate_lr=0.03)
+    rates = {id(p): group["lr"] for group in optimizer_for(model, config).param_groups
+             for p in group["params"]}
+    assert rates[id(model.injection.gate)] == 0.03
+    assert rates[id(model.injection.project.weight)] == rates[id(model.classifier.weight)] == 1e-3
+    assert rates[id(next(model.encoder.parameters()))] == config.lr
+    default = optimizer_for(model, dataclasses.replace(config, gate_lr=None))
+    assert {g["lr"] for g in default.param_groups} == {config.lr, config.head_lr}
 
 
 @pytest.mark.parametrize("fusion, standardize", [("none", False), ("late", False),
