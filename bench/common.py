@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import statistics
 import subprocess
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,7 +17,11 @@ BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
 
 
 def run_measured(command: list[str], env: dict | None = None) -> tuple[float, float]:
-    """Run a command; return (wall seconds, peak RSS MiB of it and its waited-for children)."""
+    """Run a command; return (wall seconds, peak RSS MiB of it and its waited-for children).
+
+    Linux starts a child's ``ru_maxrss`` at its parent's peak RSS (``exec`` carries the
+    old address space's high-water mark over), so keep the bench process small: build big
+    inputs through :func:`in_fresh_process`."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                env={**os.environ, **(env or {})})
@@ -26,6 +32,13 @@ def run_measured(command: list[str], env: dict | None = None) -> tuple[float, fl
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{stderr[-2000:]}")
     return wall, usage.ru_maxrss / 1024
+
+
+def in_fresh_process(function, *args):
+    """``function(*args)`` run in a spawned process: its memory peak does not raise the
+    floor of every later :func:`run_measured` reading."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()
 
 
 def summary(values: list[float], digits: int = 2) -> str:
