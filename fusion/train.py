@@ -153,7 +153,7 @@ def optimizer_for(model: KnowledgeEnhancedModel, config: TrainConfig) -> torch.o
         if name.startswith("encoder."):
             lr = config.lr
         elif name == "injection.gate":
-            lr = config.gate_lr or config.head_lr
+            lr = config.head_lr if config.gate_lr is None else config.gate_lr
         else:
             lr = config.head_lr
         decay = param.ndim > 1

@@ -114,6 +114,9 @@ def test_the_layer_gate_gets_its_own_learning_rate(embedded, tiny_re, tmp_path):
     assert rates[id(next(model.encoder.parameters()))] == config.lr
     default = optimizer_for(model, dataclasses.replace(config, gate_lr=None))
     assert {g["lr"] for g in default.param_groups} == {config.lr, config.head_lr}
+    usage = subprocess.run([sys.executable, "-m", "wikikg.cli", "train", str(tiny_re), "--gate-lr",
+                            "0", "--out", str(tmp_path / "x")], capture_output=True, text=True)
+    assert usage.returncode == 2 and "--gate-lr" in usage.stderr
 
 
 @pytest.mark.parametrize("fusion, standardize", [("none", False), ("late", False),

@@ -277,8 +277,9 @@ Examples:
 @click.option("--weight-decay", default=0.01, show_default=True)
 @click.option("--warmup", default=0.1, show_default=True, help="Warm-up share of the steps.")
 @click.option("--dropout", default=0.1, show_default=True)
-@click.option("--gate-lr", type=float, help="Learning rate of the --fusion layer gate, which "
-              "starts at zero.  [default: --head-lr]")
+@click.option("--gate-lr", type=click.FloatRange(0, min_open=True),
+              help="Learning rate of the --fusion layer gate, which starts at zero.  "
+              "[default: --head-lr]")
 @click.option("--link-dropout", default=0.1, show_default=True,
               help="Share of entity links dropped during training.")
 @click.option("--standardize-entities/--raw-entities", default=False, show_default=True,
