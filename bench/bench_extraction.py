@@ -129,9 +129,9 @@ def main() -> None:
                 f"workers decompress their own streams): 2 workers vs 1 **{ms_one / ms_two:.2f}×**.")
         memory = measure({
             "sample once": [PY, "-m", "wikikg.cli", "-q", "build", str(sample), "--out",
-                            str(tmp / "m1")],
+                            str(tmp / "once")],
             "sample ×10": [PY, "-m", "wikikg.cli", "-q", "build", str(big), "--out",
-                           str(tmp / "m10")],
+                           str(tmp / "ten")],
         }, max(2, args.reps // 2))
         once = statistics.median(memory["sample once"][1])
         ten = statistics.median(memory["sample ×10"][1])

@@ -25,6 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, SHARED, machine, table, write_section  # noqa: E402
 
+from fusion.datasets.schema import read_jsonl  # noqa: E402
+
 CLI = [sys.executable, "-m", "wikikg.cli", "-q"]
 MODES = ("none", "late", "layer")
 
@@ -128,7 +130,7 @@ def step_times(graph: Path, data: Path, embeddings: str, steps: int, batch_size:
     entities = EntityEmbeddings.from_pretrained(graph / "embeddings" / embeddings)
     labels = [r["name"] for r in json.loads((data / "relations.json").read_text())["relations"]]
     label_ids = {label: i for i, label in enumerate(labels)}
-    examples = [json.loads(line) for line in (data / "train.jsonl").read_text().splitlines()]
+    examples = read_jsonl(data / "train.jsonl")
     setups = {}
     for mode in MODES:
         torch.manual_seed(0)
@@ -176,8 +178,7 @@ def summarize(title: str, results: dict[str, list[dict]], command: str) -> str:
                      f"{share:.1%}" if share is not None else "–",
                      str(runs[0]["steps"])])
     best = best_fusion(results)
-    gain = (statistics.mean(r["test"]["micro_f1"] for r in results[best])
-            - statistics.mean(r["test"]["micro_f1"] for r in results["none"])) * 100
+    gain = (mean_micro_f1(results[best]) - mean_micro_f1(results["none"])) * 100
     spread = max(statistics.stdev([r["test"]["micro_f1"] for r in results[m]]) * 100
                  if len(results[m]) > 1 else 0.0 for m in (best, "none"))
     return (f"### {title}\n\n`{command}`\n\n"
@@ -187,8 +188,12 @@ def summarize(title: str, results: dict[str, list[dict]], command: str) -> str:
             f"(largest seed std {spread:.2f}; {len(results['none'])} seeds).")
 
 
+def mean_micro_f1(runs: list[dict]) -> float:
+    return statistics.mean(r["test"]["micro_f1"] for r in runs)
+
+
 def best_fusion(results: dict[str, list[dict]]) -> str:
-    return max(MODES[1:], key=lambda m: statistics.mean(r["test"]["micro_f1"] for r in results[m]))
+    return max(MODES[1:], key=lambda m: mean_micro_f1(results[m]))
 
 
 def per_relation(results: dict[str, list[dict]], data: Path) -> str:
@@ -197,9 +202,8 @@ def per_relation(results: dict[str, list[dict]], data: Path) -> str:
     best = best_fusion(results)
     labels = {r["name"]: r["label"] for r in
               json.loads((data / "relations.json").read_text())["relations"]}
-    records = [json.loads(line) for line in (data / "test.jsonl").read_text().splitlines()]
     linked: dict[str, list[bool]] = {}
-    for record in records:
+    for record in read_jsonl(data / "test.jsonl"):
         linked.setdefault(record["relation"], []).append(
             bool(record["head"].get("iri") or record["tail"].get("iri")))
 
@@ -209,7 +213,7 @@ def per_relation(results: dict[str, list[dict]], data: Path) -> str:
     rows = sorted(([relation, labels.get(relation, relation), statistics.mean(flags),
                     f1("none", relation), f1(best, relation)]
                    for relation, flags in linked.items()), key=lambda row: -row[2])
-    share = statistics.mean(flag for flags in linked.values() for flag in flags)
+    share = results["none"][0]["test"]["linked"]["share"]
     linked_f1 = statistics.mean(r["test"]["linked"]["micro_f1"] for r in results["none"])
     return (f"Per relation (test, mean over seeds), `none` vs `{best}`:\n\n"
             + table(["relation", "label", "head or tail linked", "none F1", f"{best} F1", "gain"],
