@@ -62,7 +62,7 @@ def start_server(directory: Path, memory: bool = False):
 
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-c", f"from kg.server import serve; serve({str(directory)!r}, "
+        [sys.executable, "-c", f"from kg.server.app import serve; serve({str(directory)!r}, "
          f"port={port}, timeout=60, max_rows=1_000_000, workers=2, memory={memory})"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

@@ -85,7 +85,7 @@ def free_port() -> int:
 
 
 def start_server(graph: Path, port: int, timeout: float, workers: int, log_path: Path):
-    code = (f"from kg.server import serve; serve({str(graph)!r}, port={port}, timeout={timeout}, "
+    code = (f"from kg.server.app import serve; serve({str(graph)!r}, port={port}, timeout={timeout}, "
             f"workers={workers})")
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=log_file,

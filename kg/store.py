@@ -145,12 +145,14 @@ class KnowledgeGraph:
             raise GraphError(f"{directory / STORE_DIR}: cannot open the store: {exc}") from exc
         return cls(directory, store, meta)
 
-    def query(self, sparql: str, limit: int | None = None):
+    def query(self, sparql: str, limit: int | None = None, base_iri: str | None = None):
         """SELECT -> list of ``{var: value}``; ASK -> bool; CONSTRUCT/DESCRIBE -> triples.
 
         Values are Python values (:func:`kg.sparql.to_python`); unbound variables are None.
+        The query is checked first (:func:`kg.sparql.check_query`: no ``SERVICE``, no
+        update, bounded nesting); relative IRIs resolve against ``base_iri``.
         """
-        result = run_query(self.store, sparql)
+        result = run_query(self.store, sparql, base_iri=base_iri)
         if isinstance(result, ox.QueryBoolean):
             return bool(result)
         if isinstance(result, ox.QuerySolutions):
@@ -164,9 +166,9 @@ class KnowledgeGraph:
         return [(to_python(t.subject), to_python(t.predicate), to_python(t.object))
                 for t in result]
 
-    def query_terms(self, sparql: str):
+    def query_terms(self, sparql: str, base_iri: str | None = None):
         """The raw pyoxigraph result (terms, not Python values), after the safety check."""
-        return run_query(self.store, sparql)
+        return run_query(self.store, sparql, base_iri=base_iri)
 
     def triples(self, subject: str | None = None, predicate: str | None = None,
                 obj=None) -> Iterator[tuple]:

@@ -1,37 +1,33 @@
-"""Rendering of ``wikikg query`` results for the terminal or a file."""
+"""``wikikg query``: one query, checked, run without network access, written to stdout."""
 
 from __future__ import annotations
 
-import pyoxigraph as ox
+import logging
+import sys
 
-from kg import sparql
+from kg.sandbox import deny_network
+from kg.sparql import on_large_stack
+from kg.sparql.results import GRAPH, kind_of, results_table, write_result
+
+log = logging.getLogger(__name__)
 
 
-def render(graph, query: str, fmt: str | None, limit: int | None) -> str:
-    """Run ``query`` and render it: table/json/xml/csv/tsv (SELECT, ASK) or ttl/nt (graphs)."""
-    result = graph.query_terms(query)
-    if isinstance(result, ox.QueryTriples):
-        if fmt not in (None, "ttl", "nt"):
-            raise sparql.QuerySyntaxError(f"--format {fmt} is for SELECT/ASK; use ttl or nt")
-        triples = list(result)[:limit] if limit else list(result)
-        return sparql.serialize_triples(triples, fmt or "ttl").decode("utf-8")
-    fmt = fmt or "table"
-    if fmt in ("ttl", "nt"):
-        raise sparql.QuerySyntaxError(f"--format {fmt} is for CONSTRUCT/DESCRIBE")
-    if isinstance(result, ox.QueryBoolean):
-        value = bool(result)
-        if fmt == "json":
-            return sparql.boolean_json(value) + "\n"
-        if fmt == "xml":
-            return sparql.boolean_xml(value)
-        return ("true" if value else "false") + "\n"
-    variables, rows, _ = sparql.solution_rows(result, limit)
-    if fmt == "json":
-        return sparql.results_json(variables, rows) + "\n"
-    if fmt == "xml":
-        return sparql.results_xml(variables, rows)
-    if fmt == "csv":
-        return sparql.results_csv(variables, rows)
-    if fmt == "tsv":
-        return sparql.results_tsv(variables, rows)
-    return sparql.results_table(variables, rows)
+def render(graph, query: str, fmt: str | None, limit: int | None,
+           base_iri: str | None = None) -> bytes:
+    """Run ``query`` and write it: a table (default for SELECT/ASK), or any format of
+    :data:`kg.sparql.results.FORMATS` (Turtle by default for CONSTRUCT/DESCRIBE)."""
+    result = graph.query_terms(query, base_iri=base_iri)
+    if fmt in (None, "table") and kind_of(result) != GRAPH:
+        return results_table(result, limit).encode()
+    return write_result(result, fmt or "ttl", limit).body
+
+
+def run_sandboxed(graph, query: str, fmt: str | None, limit: int | None,
+                  base_iri: str | None = None) -> bytes:
+    """:func:`render` in this process after it has lost the right to open sockets, on a
+    thread with a large stack (see :mod:`kg.sandbox`, :mod:`kg.sparql`)."""
+    problem = deny_network()
+    if problem:
+        (log.warning if sys.platform == "linux" else log.debug)(
+            "outbound connections are not blocked by the kernel here (%s)", problem)
+    return on_large_stack(render, graph, query, fmt, limit, base_iri)
