@@ -55,8 +55,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _descendants(pid: int) -> list[int]:
-    """Children, grandchildren, …: query workers are forked by a forkserver child."""
+def _descendants(pid: int, depth: int = 99) -> list[int]:
+    """Children, grandchildren, … (``depth`` generations): query workers are forked by a
+    forkserver child."""
     parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -64,7 +65,7 @@ def _descendants(pid: int) -> list[int]:
         except (OSError, IndexError, ValueError):
             continue
     found, frontier = [], [pid]
-    while frontier:
+    for _ in range(depth):
         children = [child for child, parent in parents.items() if parent in frontier]
         found += children
         frontier = children

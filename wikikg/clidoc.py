@@ -19,7 +19,7 @@ INTRO = """\
 Generated with `python -m wikikg.clidoc > docs/cli.md` from `wikikg <command> --help`. Each
 command is a thin layer over a library call: `build` → `extraction.build` (+ `kg.assemble`),
 `import`/`export` → `kg.io`, `query` → `kg.KnowledgeGraph.query`, `serve` →
-`kg.server.serve`, `embed` → `kg.embedding.pipeline`, `dataset …` → `fusion.datasets`,
+`kg.server.app.serve`, `embed` → `kg.embedding.pipeline`, `dataset …` → `fusion.datasets`,
 `train` → `fusion.train.train`, `predict` → `fusion.predict.RelationPredictor`, `pipeline` →
 `wikikg.pipeline.run_pipeline`.
 """
