@@ -56,11 +56,50 @@ class QueryTimeout(Exception):
 
 @dataclass(eq=False)
 class _Worker:
+    """A worker process and its end of the pipe, read by the event loop whenever the
+    worker writes (one reader for the worker's life, not one per query)."""
+
     process: multiprocessing.process.BaseProcess
     conn: object
     generation: int
+    loop: asyncio.AbstractEventLoop | None = None
+    reply: asyncio.Future | None = None
+
+    def listen(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.loop.add_reader(self.conn.fileno(), self._on_readable)
+        # uvloop makes a watched descriptor non-blocking; ``Connection.recv`` of a reply
+        # that arrives in pieces would then fail with EAGAIN.
+        os.set_blocking(self.conn.fileno(), True)
+
+    def _on_readable(self) -> None:
+        try:
+            message = self.conn.recv()
+        except (EOFError, OSError) as exc:   # the worker is gone: stop watching its pipe
+            self._unlisten()
+            message = exc
+        if self.reply is not None and not self.reply.done():
+            self.reply.set_result(message)
+
+    async def receive(self, timeout: float):
+        """The worker's next message, or ``None`` if none came within ``timeout``."""
+        if self.reply is None or self.reply.done():
+            self.reply = asyncio.get_running_loop().create_future()
+        done, _ = await asyncio.wait({self.reply}, timeout=timeout)
+        if not done:
+            return None
+        message, self.reply = self.reply.result(), None
+        if isinstance(message, BaseException):
+            raise message
+        return message
+
+    def _unlisten(self) -> None:
+        if self.loop is not None and not self.conn.closed:
+            self.loop.remove_reader(self.conn.fileno())
+            self.loop = None
 
     def kill(self) -> None:
+        self._unlisten()
         if self.process.is_alive():
             self.process.kill()
         self.conn.close()
@@ -72,23 +111,6 @@ class _Client:
     running: int = 0
     slow: int = 0
     in_flight: int = 0
-
-
-async def _readable(conn, timeout: float) -> bool:
-    """Wait until ``conn`` has data (or EOF) without blocking the event loop."""
-    if conn.poll():
-        return True
-    loop = asyncio.get_running_loop()
-    ready = loop.create_future()
-    fd = conn.fileno()
-    loop.add_reader(fd, lambda: ready.done() or ready.set_result(True))
-    try:
-        await asyncio.wait_for(ready, timeout)
-        return True
-    except TimeoutError:
-        return False
-    finally:
-        loop.remove_reader(fd)
 
 
 def store_version(directory: Path) -> tuple:
@@ -197,10 +219,9 @@ class WorkerPool:
         worker = _Worker(process, parent, generation)
         self._workers.add(worker)
         try:
-            message = None
-            if await _readable(parent, WORKER_START_TIMEOUT):
-                with contextlib.suppress(EOFError, OSError):
-                    message = parent.recv()
+            worker.listen()
+            with contextlib.suppress(EOFError, OSError):
+                message = await worker.receive(WORKER_START_TIMEOUT)
             if not message or message[0] != "ready":
                 raise RuntimeError("query worker did not start: "
                                    + (message[2] if message else "no answer"))
@@ -240,12 +261,15 @@ class WorkerPool:
                 delay = min(delay * 2, 30)
 
     async def _watch_store(self) -> None:
-        """Start a new generation of workers when the store has changed and is not being
-        written; keep the old one serving until then, and if opening fails."""
+        """Start a new generation of workers when the store has changed, has not changed
+        since the last look, and no writer holds it; the old generation serves until the
+        new one is ready, and on if opening fails."""
+        previous = self._version
         while not self._closed:
             await asyncio.sleep(self.limits.reload_interval)
             version = store_version(self.directory)
-            if version == self._version or writer_active(self.directory):
+            settled, previous = version == previous, version   # unchanged since the last look
+            if version == self._version or not settled or writer_active(self.directory):
                 continue
             try:
                 workers = await self._start_generation(self.generation + 1)
@@ -348,14 +372,14 @@ class WorkerPool:
     def _take_idle(self) -> _Worker | None:
         while self._idle:
             worker = self._idle.popleft()
-            if worker.process.is_alive() and worker.generation == self.generation:
+            if worker.generation == self.generation:   # a dead one fails its send: replaced
                 return worker
             self._replace(worker)
         return None
 
     def _release(self, worker: _Worker) -> None:
         """Give a healthy worker back: to the next waiting client, or to the idle list."""
-        if worker.generation != self.generation or not worker.process.is_alive():
+        if worker.generation != self.generation:
             self._replace(worker)
             return
         self._idle.append(worker)
@@ -388,14 +412,15 @@ class WorkerPool:
         healthy = slow = False
         try:
             worker.conn.send(job)
-            if not await _readable(worker.conn, self.limits.slow_after):
+            reply = await worker.receive(self.limits.slow_after)
+            if reply is None:
                 self._enter_slow_lane(state)
                 slow = True
-                if not await _readable(worker.conn, self.limits.timeout - self.limits.slow_after):
+                reply = await worker.receive(self.limits.timeout - self.limits.slow_after)
+                if reply is None:
                     log.warning("query timed out after %gs; killing worker pid %s",
                                 self.limits.timeout, worker.process.pid)
                     raise QueryTimeout()
-            reply = worker.conn.recv()
             healthy = True
             return reply
         except (EOFError, OSError) as exc:

@@ -10,6 +10,7 @@ of the results formats.
 from __future__ import annotations
 
 import asyncio
+import functools
 from urllib.parse import unquote_to_bytes
 
 import pyoxigraph as ox
@@ -100,6 +101,7 @@ def _quality(media: str, ranges: list[tuple[str, float]]) -> float:
     return q
 
 
+@functools.lru_cache(maxsize=512)
 def negotiate(accept: str | None, kind: str) -> str | None:
     """The format key to answer a ``kind`` result with, or ``None`` (-> 406)."""
     if not accept or not accept.strip():
