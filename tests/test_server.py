@@ -387,7 +387,7 @@ def test_a_slow_query_times_out_and_does_not_block_fast_ones(server, client):
 # --- other clients ----------------------------------------------------------------------
 
 def test_sparqlwrapper(server):
-    from SPARQLWrapper import JSON, POST, TURTLE, XML, SPARQLWrapper
+    from SPARQLWrapper import JSON, JSONLD, POST, TURTLE, XML, SPARQLWrapper
 
     endpoint = SPARQLWrapper(server + "/sparql")
     endpoint.setQuery(f"SELECT ?label WHERE {{ <{APOLLO}> <{RDFS_LABEL}> ?label }}")
@@ -406,6 +406,15 @@ def test_sparqlwrapper(server):
     endpoint.setReturnFormat(TURTLE)
     graph = rdflib.Graph().parse(data=endpoint.query().convert(), format="turtle")
     assert (rdflib.URIRef(APOLLO), rdflib.RDFS.label, rdflib.Literal("Apollo 11", lang="en")) in graph
+    endpoint.setReturnFormat(XML)                      # its default for graphs: RDF/XML
+    graph = endpoint.query().convert()
+    assert (rdflib.URIRef(APOLLO), rdflib.RDFS.label, rdflib.Literal("Apollo 11", lang="en")) in graph
+    endpoint.setReturnFormat(JSONLD)
+    graph = endpoint.query().convert()
+    assert (rdflib.URIRef(APOLLO), rdflib.RDFS.label, rdflib.Literal("Apollo 11", lang="en")) in graph
+    endpoint.setQuery("SELECT ?x WHERE { BIND(<relative> AS ?x) }")
+    endpoint.setReturnFormat(JSON)
+    assert endpoint.query().convert()["results"]["bindings"][0]["x"]["value"] == server + "/relative"
     endpoint.setQuery("INSERT DATA { <urn:a> <urn:b> <urn:c> }")  # sent as update=
     with pytest.raises(Exception, match="403"):
         endpoint.query()
@@ -423,6 +432,8 @@ def test_rdflib_sparqlstore(server, client):
     json_graph = rdflib.Graph(store=SPARQLStore(server + "/sparql", returnFormat="json", method="POST"))
     query = f"SELECT ?p (COUNT(*) AS ?n) WHERE {{ <{APOLLO}> ?p ?o }} GROUP BY ?p ORDER BY ?p"
     rows = [(str(p), int(n)) for p, n in json_graph.query(query)]
+    described = graph.query(f"DESCRIBE <{APOLLO}>").graph           # SPARQLStore asks for RDF/XML
+    assert len(described) == MAX_ROWS and set(described.subjects()) == {rdflib.URIRef(APOLLO)}
     expected = [(b["p"], int(b["n"])) for b in bindings(client.get("/sparql", params={"query": query}))]
     assert rows == expected and len(rows) > 5
 
