@@ -23,7 +23,7 @@ import rdflib
 
 from kg.sandbox import network_denied
 from kg.server import ServeOptions
-from kg.server.worker import QueryJob
+from kg.server.worker import QueryJob, worker_main
 from kg.sparql import MAX_DEPTH
 
 from .test_server import APOLLO, COUNT, FAST, RDFS_LABEL, SLOW, _descendants, _free_port, _health, _running
@@ -66,21 +66,20 @@ def _serve(graph_dir: Path, log: Path, **settings):
 
 # --- the workers cannot reach the network ------------------------------------------------
 
-def _unchecked_worker(directory: str, conn, sandbox: bool) -> None:
-    """A query worker whose SERVICE check is switched off (and, for the control, its
-    sandbox too): what an attacker who got past the check would have."""
+def _worker_without_sandbox(directory: str, conn) -> None:
+    """The control: a query worker whose sandbox is switched off."""
     import kg.server.worker as worker
 
-    worker.run_query = lambda store, query, **options: store.query(query, **options)
-    if not sandbox:
-        worker.deny_network = lambda: None
+    worker.deny_network = lambda: None
     worker.worker_main(directory, False, conn)
 
 
-def _ask_unchecked_worker(graph_dir: Path, url: str, sandbox: bool) -> tuple:
+def _ask_worker_for_service(graph_dir: Path, url: str, sandbox: bool) -> tuple:
+    """Start a query worker (spawned, as the pool would) and send it a SERVICE query."""
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
-    process = context.Process(target=_unchecked_worker, args=(str(graph_dir), child, sandbox))
+    process = (context.Process(target=worker_main, args=(str(graph_dir), False, child)) if sandbox
+               else context.Process(target=_worker_without_sandbox, args=(str(graph_dir), child)))
     process.start()
     try:
         assert parent.recv()[0] == "ready"
@@ -92,13 +91,16 @@ def _ask_unchecked_worker(graph_dir: Path, url: str, sandbox: bool) -> tuple:
         process.join(10)
 
 
-def test_a_worker_cannot_connect_even_with_the_check_switched_off(graph_dir):
+def test_a_worker_cannot_connect_even_when_sent_a_service_query(graph_dir):
+    """Workers run what the endpoint sends (it checks first): a SERVICE query sent to one
+    straight down its pipe still cannot connect, while the same worker without its
+    sandbox does."""
     listener = Listener()
     replies = []
     assert listener.connected_during(lambda: replies.append(
-        _ask_unchecked_worker(graph_dir, listener.url, sandbox=False)))        # control
+        _ask_worker_for_service(graph_dir, listener.url, sandbox=False)))        # control
     assert not listener.connected_during(lambda: replies.append(
-        _ask_unchecked_worker(graph_dir, listener.url, sandbox=True)))
+        _ask_worker_for_service(graph_dir, listener.url, sandbox=True)))
     assert replies[-1][0] == "error" and "Permission denied" in replies[-1][2]
 
 
