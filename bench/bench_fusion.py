@@ -24,8 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, SHARED, machine, table, write_section  # noqa: E402
-
-from fusion.datasets.schema import read_jsonl  # noqa: E402
+from common.jsonl import read_jsonl  # noqa: E402
 
 CLI = [sys.executable, "-m", "wikikg.cli", "-q"]
 MODES = ("none", "late", "layer")
@@ -130,7 +129,7 @@ def step_times(graph: Path, data: Path, embeddings: str, steps: int, batch_size:
     entities = EntityEmbeddings.from_pretrained(graph / "embeddings" / embeddings)
     labels = [r["name"] for r in json.loads((data / "relations.json").read_text())["relations"]]
     label_ids = {label: i for i, label in enumerate(labels)}
-    examples = read_jsonl(data / "train.jsonl")
+    examples = list(read_jsonl(data / "train.jsonl"))
     setups = {}
     for mode in MODES:
         torch.manual_seed(0)

@@ -28,11 +28,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from extraction.atomic import atomic_directory
+from common.atomic import atomic_directory, atomic_file
+from common.jsonl import GzipMemberWriter, JsonlWriter, read_jsonl
 from extraction.chunk import OUTPUTS, MappedChunk, map_byte_range, map_pages
 from extraction.dump import DumpFormatError, DumpReader, read_siteinfo, redirects_in, scan_redirects
 from extraction.engines import Engine, Failure, make_engine
-from extraction.jsonl import GzipMemberWriter, JsonlWriter, read_jsonl
 from extraction.multistream import decompress_range, find_index, scan_stream_ranges, stream_ranges
 from extraction.page import ExtractionConfig
 from extraction.records import PageError
@@ -317,13 +317,11 @@ def _alias_table(anchors: Counter, titles: list[str], redirects: RedirectResolve
 def _link_ner_mentions(path: Path, aliases: AliasTable) -> int:
     """Rewrite the sentences file with NER mentions linked where an alias has a winner."""
     linked = 0
-    tmp = path.with_name(f".linking-{path.name}")
-    with JsonlWriter(tmp) as out:
+    with atomic_file(path) as tmp, JsonlWriter(tmp) as out:
         for sentence in read_jsonl(path):
             for mention in sentence["mentions"]:
                 if mention["source"] == "ner" and mention["title"] is None:
                     mention["title"] = aliases.link(mention["surface"])
                     linked += mention["title"] is not None
             out.write(sentence)
-    tmp.replace(path)
     return linked

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from common.jsonl import gzip_member
 from extraction.dump import parse_page_fragment
-from extraction.jsonl import gzip_member
 from extraction.multistream import decompress_range
 from extraction.page import ExtractionConfig, PageResult, extract_batch
 from extraction.records import Page, PageError
@@ -63,7 +63,7 @@ class MappedChunk:
 
     def gzip_records(self) -> MappedChunk:
         """Compress each output's lines into one gzip member (in the worker, see
-        :class:`~extraction.jsonl.GzipMemberWriter`); outputs without lines are dropped."""
+        :class:`~common.jsonl.GzipMemberWriter`); outputs without lines are dropped."""
         self.records = {name: gzip_member(data) for name, data in self.records.items()
                         if data}
         return self

@@ -16,13 +16,12 @@ from pathlib import Path
 import pyoxigraph as ox
 import torch
 
+from common.vocab import RDF, XSD
 from fusion.features import collate, encode_re
 from fusion.model import KnowledgeEnhancedModel
 from kg.iri import DEFAULT_BASE, IriScheme
 
 _MARKED = re.compile(r"\[\[([^\[\]|]+)(?:\|([^\[\]]+))?\]\]")
-RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-XSD = "http://www.w3.org/2001/XMLSchema#"
 
 
 def parse_marked(text: str, scheme: IriScheme) -> tuple[str, list[dict]]:

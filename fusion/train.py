@@ -10,7 +10,7 @@ optimizer/scheduler/RNG state loadable with ``torch.load(weights_only=True)``). 
 order of epoch *e* comes from a generator seeded with ``seed + e``, so ``--resume`` after
 a kill continues exactly where an uninterrupted run of the same seed would be.
 
-Under ``torchrun`` (:mod:`kg.embedding.distributed`) the model is wrapped in DDP and a
+Under ``torchrun`` (:mod:`common.distributed`) the model is wrapped in DDP and a
 ``DistributedSampler`` deals each process its share of the same epoch order (``batch_size``
 per process); gradients are all-reduced once per optimizer step.  Rank 0 alone evaluates,
 on the unwrapped model with the batches a single process would use, so the dev and test
@@ -26,7 +26,6 @@ import json
 import logging
 import math
 import random
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,13 +36,16 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
+from common import distributed
+from common.atomic import atomic_directory
+from common.jsonl import read_jsonl
+from common.plots import save_figure
 from fusion.config import FusionConfig
 from fusion.datasets.ner import graph_base
-from fusion.datasets.schema import read_jsonl
 from fusion.features import collate, encode_ner, encode_re
 from fusion.metrics import format_report, ner_scores, re_scores
 from fusion.model import WEIGHTS_NAME, KnowledgeEnhancedModel, build_model
-from kg.embedding import EntityEmbeddings, distributed
+from kg.embedding import EntityEmbeddings
 from kg.iri import DEFAULT_BASE
 
 log = logging.getLogger(__name__)
@@ -207,7 +209,7 @@ class Trainer:
 
     def _features(self, split: str) -> tuple[list[dict], list[dict]]:
         path = self.data / f"{split}.jsonl"
-        records = read_jsonl(path) if path.exists() else []
+        records = list(read_jsonl(path)) if path.exists() else []
         features = [self.encode(r, self.tokenizer, self.model.config, self.entities,
                                 self.label_ids) for r in records]
         return features, records
@@ -338,10 +340,10 @@ class Trainer:
         states = distributed.all_gather(rng_state())
         if not distributed.world().main:
             return
-        target = self.out / "checkpoints" / "last"
-        tmp = self.out / "checkpoints" / ".last.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        with atomic_directory(self.out / "checkpoints" / "last") as tmp:
+            self._write_checkpoint(tmp, states)
+
+    def _write_checkpoint(self, tmp: Path, states: list[dict]) -> None:
         save_file({k: v.detach().contiguous() for k, v in self.model.state_dict().items()
                    if not k.startswith("entities.")}, str(tmp / WEIGHTS_NAME))
         state = {"optimizer": self.optimizer.state_dict(),
@@ -351,8 +353,6 @@ class Trainer:
         if len(states) > 1:
             state["process_rng"] = states
         torch.save(state, tmp / STATE_NAME)
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.rename(target)
 
     def _resume(self) -> None:
         source = self.out / "checkpoints" / "last"
@@ -391,22 +391,17 @@ class Trainer:
 
 
 def plot_curves(history: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+    """Training loss and dev micro-F1 per epoch, side by side."""
     epochs = [h["epoch"] for h in history]
-    left.plot(epochs, [h["train_loss"] for h in history], marker="o")
-    left.set_title("training loss")
-    left.set_xlabel("epoch")
-    right.plot(epochs, [h["dev_micro_f1"] for h in history], marker="o", color="#dd8452")
-    right.set_title("dev micro-F1")
-    right.set_xlabel("epoch")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+
+    def draw(axes):
+        left, right = axes
+        left.plot(epochs, [h["train_loss"] for h in history], marker="o")
+        left.set(title="training loss", xlabel="epoch")
+        right.plot(epochs, [h["dev_micro_f1"] for h in history], marker="o", color="#dd8452")
+        right.set(title="dev micro-F1", xlabel="epoch")
+
+    save_figure(path, draw, size=(9, 3.2), panels=2)
 
 
 def train(config: TrainConfig) -> dict:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from extraction.atomic import atomic_directory
+from common.atomic import atomic_directory
 from kg.iri import DEFAULT_BASE, IriScheme
 from kg.rdf import iri, triple
 from kg.store import GRAPH_FILE, GraphError, KnowledgeGraph, write_graph
@@ -132,7 +132,7 @@ def export_graph(directory: str | os.PathLike, fmt: str, out) -> int:
             return _copy(handle, out)
     if fmt == "ttl":
         data = ox.serialize(graph.store.quads_for_pattern(None, None, None, ox.DefaultGraph()),
-                            format=ox.RdfFormat.TURTLE, prefixes=_prefixes(graph.scheme))
+                            format=ox.RdfFormat.TURTLE, prefixes=graph.scheme.prefixes())
         return _copy_bytes(data, out)
     if fmt in ("graphml", "gexf"):
         import networkx as nx
@@ -146,13 +146,6 @@ def export_graph(directory: str | os.PathLike, fmt: str, out) -> int:
                 writer(view, handle)
         return view.number_of_edges()
     raise GraphError(f"unknown export format {fmt!r} (expected nt, ttl, graphml or gexf)")
-
-
-def _prefixes(scheme: IriScheme) -> dict[str, str]:
-    return {"r": scheme.base + "resource/", "p": scheme.base + "property/",
-            "c": scheme.base + "class/", "o": scheme.base + "ontology/",
-            "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-            "xsd": "http://www.w3.org/2001/XMLSchema#", "dct": "http://purl.org/dc/terms/"}
 
 
 def _flat_attributes(graph):

@@ -19,7 +19,10 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
+from common.vocab import PREFIXES
+
 DEFAULT_BASE = "http://example.org/wikikg/"
+NAMESPACES = ("resource", "property", "class", "ontology", "unit")
 # ASCII outside the IRI-safe set; non-ASCII characters stay as they are
 _UNSAFE = re.compile(r"[^0-9A-Za-z/:@!$&'()*+,;=\-._~\x80-\U0010ffff]")
 
@@ -67,6 +70,18 @@ class IriScheme:
 
     def is_entity(self, iri: str) -> bool:
         return iri.startswith(f"{self.base}resource/")
+
+    def prefixes(self) -> dict[str, str]:
+        """Prefix -> namespace: the graph's own (``resource:``, ``property:``, …) and the
+        standard vocabularies (``rdf:``, ``rdfs:``, ``owl:``, ``xsd:``, ``dct:``)."""
+        return {**{name: f"{self.base}{name}/" for name in NAMESPACES}, **PREFIXES}
+
+    def short(self, iri: str) -> str:
+        """``resource:Apollo_11``, ``rdfs:label``: an IRI as a prefixed name where one fits."""
+        for name, namespace in sorted(self.prefixes().items(), key=lambda kv: -len(kv[1])):
+            if iri.startswith(namespace) and len(iri) > len(namespace):
+                return f"{name}:{iri[len(namespace):]}"
+        return iri
 
 
 def class_name(infobox: str) -> str:

@@ -13,15 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from extraction.jsonl import read_jsonl
+from common.jsonl import read_jsonl
+from common.vocab import DCT_SUBJECT, OWL_CLASS, RDF_PROPERTY, RDF_TYPE, RDFS_LABEL, XSD
 from kg.iri import IriScheme, class_name
-
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-RDF_PROPERTY = "http://www.w3.org/1999/02/22-rdf-syntax-ns#Property"
-RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
-OWL_CLASS = "http://www.w3.org/2002/07/owl#Class"
-DCT_SUBJECT = "http://purl.org/dc/terms/subject"
-XSD = "http://www.w3.org/2001/XMLSchema#"
 
 _ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
 

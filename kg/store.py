@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from common.vocab import OWL_CLASS, RDF_PROPERTY, XSD_BOOLEAN, XSD_INTEGER
 from kg.iri import DEFAULT_BASE, IriScheme
 from kg.sparql import run_query, to_python
 
@@ -187,9 +188,8 @@ class KnowledgeGraph:
         rows = self.query("SELECT ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?p "
                           "ORDER BY DESC(?n)")
         classes = self.query(
-            "SELECT ?c (COUNT(*) AS ?n) WHERE { ?s a ?c FILTER(?c NOT IN ("
-            "<http://www.w3.org/1999/02/22-rdf-syntax-ns#Property>, "
-            "<http://www.w3.org/2002/07/owl#Class>)) } GROUP BY ?c ORDER BY DESC(?n) LIMIT 20")
+            f"SELECT ?c (COUNT(*) AS ?n) WHERE {{ ?s a ?c FILTER(?c NOT IN (<{RDF_PROPERTY}>, "
+            f"<{OWL_CLASS}>)) }} GROUP BY ?c ORDER BY DESC(?n) LIMIT 20")
         subjects = self.query("SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s ?p ?o }")[0]["n"]
         return {"triples": len(self), "subjects": subjects, "predicates": len(rows),
                 "top_predicates": {r["p"]: r["n"] for r in rows[:20]},
@@ -231,7 +231,7 @@ def _object_term(obj):
         return ox.NamedNode(obj)
     if isinstance(obj, bool):
         return ox.Literal("true" if obj else "false",
-                          datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#boolean"))
+                          datatype=ox.NamedNode(XSD_BOOLEAN))
     if isinstance(obj, int):
-        return ox.Literal(str(obj), datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer"))
+        return ox.Literal(str(obj), datatype=ox.NamedNode(XSD_INTEGER))
     return ox.Literal(str(obj))

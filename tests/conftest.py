@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from common.jsonl import read_jsonl
 from extraction.build import BuildOptions, build
-from extraction.jsonl import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"

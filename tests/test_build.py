@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
+from common.jsonl import GzipMemberWriter
 from extraction.build import BuildError, BuildOptions, build
-from extraction.jsonl import GzipMemberWriter
 from extraction.multistream import find_index, repack_multistream, stream_ranges
 
 from .conftest import SAMPLE, load

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from common.jsonl import read_jsonl
 from fusion.datasets import (
     DistantConfig,
     build_ner_dataset,
@@ -18,7 +19,6 @@ from fusion.datasets import (
     read_conll,
 )
 from fusion.datasets.ner import ClassTable
-from fusion.datasets.schema import read_jsonl
 from kg import IriScheme
 
 R = IriScheme().base + "resource/"

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch_geometric.nn import RGCNConv as PyGRGCNConv
 
+from common.vocab import DCT_SUBJECT, RDF_TYPE, RDFS_LABEL
 from kg import KnowledgeGraph, import_graph
 from kg.embedding import (
     AnswerIndex,
@@ -29,9 +30,7 @@ from kg.embedding import (
     save_result,
 )
 from kg.embedding.layers import CompGCNConv, RelationAdjacency, RGCNConv, compose
-from kg.embedding.store import write_atomically
 from kg.embedding.train import smoothed_bce
-from kg.rdf import DCT_SUBJECT, RDF_TYPE, RDFS_LABEL
 
 FAST = dict(dim=64, epochs=40, eval_every=10, patience=2, lr=0.01, batch_size=256)
 
@@ -189,19 +188,6 @@ def test_embeddings_round_trip(nations, tmp_path):
     assert len(rows) == len(relations) == 2 * data.num_relations
     assert EmbedConfig.from_pretrained(out) == result.config
     assert json.loads((out / "metrics.json").read_text())["test"] == result.metrics["test"]
-
-
-def test_interrupted_write_keeps_previous_output(tmp_path):
-    out = write_atomically(tmp_path / "run", lambda d: (d / "a.txt").write_text("old"))
-
-    def broken(directory):
-        (directory / "a.txt").write_text("new")
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        write_atomically(out, broken)
-    assert (out / "a.txt").read_text() == "old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
 def test_wikipedia_edges_and_holdout_absent_from_training(sample_graph, tmp_path):

@@ -15,9 +15,9 @@ import time
 import pytest
 import torch
 
+from common.jsonl import read_jsonl
 from fusion.config import FusionConfig
 from fusion.datasets import DistantConfig, build_ner_dataset, build_re_dataset
-from fusion.datasets.schema import read_jsonl
 from fusion.features import collate, encode_re
 from fusion.model import KnowledgeEnhancedModel, build_model, standardized
 from fusion.predict import RelationPredictor
@@ -86,7 +86,7 @@ def test_standardized_entity_vectors_keep_no_entity_at_zero(embedded):
 def test_layer_fusion_equals_none_at_step_zero(embedded, tiny_re, standardize):
     entities = EntityEmbeddings.from_pretrained(embedded / "embeddings" / "tiny")
     labels = [r["name"] for r in json.loads((tiny_re / "relations.json").read_text())["relations"]]
-    examples = read_jsonl(tiny_re / "train.jsonl")[:8]
+    examples = list(read_jsonl(tiny_re / "train.jsonl"))[:8]
     logits = {}
     for fusion in ("none", "layer"):
         torch.manual_seed(0)

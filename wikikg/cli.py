@@ -240,7 +240,7 @@ def dataset_stats_cmd(data, kg_dir):
 
 def _reports() -> bool:
     """False in torchrun's processes other than rank 0: rank 0 prints the one summary."""
-    from kg.embedding.distributed import World
+    from common.distributed import World
 
     return World.from_env().main
 
@@ -338,7 +338,7 @@ def predict(run, text, input_file, into_dir, threshold):
     """Predict relations (with confidence) for marked or given entity pairs."""
     import json
 
-    from fusion.datasets.schema import read_jsonl
+    from common.jsonl import read_jsonl
     from fusion.predict import RelationPredictor, pair_examples, parse_marked, write_predictions
     from kg.iri import IriScheme
 
@@ -351,7 +351,7 @@ def predict(run, text, input_file, into_dir, threshold):
             raise click.UsageError("mark at least two entities as [[...]]")
         examples = pair_examples(plain, spans)
     else:
-        examples = read_jsonl(input_file)
+        examples = list(read_jsonl(input_file))
     predictions = predictor.predict(examples)
     for item in predictions:
         click.echo(json.dumps({"head": item["head"]["surface"], "tail": item["tail"]["surface"],

@@ -8,6 +8,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+from common.atomic import atomic_file
+
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +52,5 @@ def _fetch_from_gensim_wheel(target: Path) -> None:
                     "--quiet", "-d", str(wheel_dir), GENSIM_WHEEL], check=True)
     wheel = next(wheel_dir.glob("gensim-4.3.2-*.whl"))
     with zipfile.ZipFile(wheel) as archive, archive.open(GENSIM_MEMBER) as member:
-        tmp = target.with_suffix(".part")
-        tmp.write_bytes(member.read())
-        tmp.replace(target)
+        with atomic_file(target) as tmp:
+            tmp.write_bytes(member.read())

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from common.atomic import atomic_file
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -170,9 +172,8 @@ class Pipeline:
         return done
 
     def _save(self) -> None:
-        tmp = self.manifest_path.with_suffix(".json.part")
-        tmp.write_text(json.dumps(self.manifest, indent=2, default=str) + "\n")
-        tmp.replace(self.manifest_path)
+        with atomic_file(self.manifest_path) as tmp:
+            tmp.write_text(json.dumps(self.manifest, indent=2, default=str) + "\n")
 
 
 def build_stages(config: dict, out: Path, progress: bool = True) -> list[Stage]:

@@ -6,6 +6,7 @@ import html
 import json
 from pathlib import Path
 
+from common.plots import save_figure
 from fusion.datasets.stats import bar_chart
 
 
@@ -78,35 +79,6 @@ def _inline(text: str) -> str:
                    for i, p in enumerate(pieces))
 
 
-def _shortener(base: str):
-    """IRIs as prefixed names (``p:birth_date``, ``rdf:type``) for readable tables."""
-    prefixes = [(base + "resource/", "r:"), (base + "property/", "p:"), (base + "class/", "c:"),
-                (base + "ontology/", "o:"),
-                ("http://www.w3.org/1999/02/22-rdf-syntax-ns#", "rdf:"),
-                ("http://www.w3.org/2000/01/rdf-schema#", "rdfs:"),
-                ("http://purl.org/dc/terms/", "dct:")]
-
-    def short(iri: str) -> str:
-        for prefix, name in prefixes:
-            if iri.startswith(prefix):
-                return name + iri[len(prefix):]
-        return iri
-    return short
-
-
-def _plot(path: Path, draw) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(6.5, 3.4))
-    draw(axis)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-
-
 def degree_figure(graph, path: Path) -> dict:
     """Log-log histogram of entity degrees (IRI-to-IRI triples, both directions)."""
     from collections import Counter
@@ -121,7 +93,7 @@ def degree_figure(graph, path: Path) -> dict:
         axis.set_xlabel("degree")
         axis.set_ylabel("nodes")
         axis.set_title("Degree distribution")
-    _plot(path, draw)
+    save_figure(path, draw)
     return {"nodes": len(rows), "max_degree": max(histogram) if histogram else 0}
 
 
@@ -134,7 +106,7 @@ def curves_figure(runs: dict[str, dict], path: Path) -> None:
         axis.set_xlabel("epoch")
         axis.set_title("Relation extraction, dev micro-F1")
         axis.legend()
-    _plot(path, draw)
+    save_figure(path, draw)
 
 
 def write_report(out: Path, graph_dir: Path, data: Path, embeddings: Path, runs_dir: Path,
@@ -154,7 +126,7 @@ def write_report(out: Path, graph_dir: Path, data: Path, embeddings: Path, runs_
                 f"{build['sentences']} sentences with {build['linked_mentions']} linked mentions; "
                 f"{build['errors']} errors. The graph holds {stats['triples']} triples about "
                 f"{stats['subjects']} subjects with {stats['predicates']} predicates.")
-    short = _shortener(graph.scheme.base)
+    short = graph.scheme.short
     report.table(["most frequent predicates", "triples"],
                  [[short(p), n] for p, n in list(stats["top_predicates"].items())[:12]])
     report.table(["most frequent classes", "entities"],

@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from extraction.jsonl import read_jsonl
+from common.jsonl import read_jsonl
 from fusion.datasets.schema import (
     NO_RELATION,
     SPLITS,

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from extraction.jsonl import read_jsonl
+from common.jsonl import read_jsonl
 from fusion.datasets.schema import (
     CLASSES,
     SPLITS,

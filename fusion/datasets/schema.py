@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from extraction.atomic import atomic_directory
+from common.atomic import atomic_directory
 
 NO_RELATION = "no_relation"
 CLASSES = ("PER", "ORG", "LOC", "MISC")
@@ -95,11 +95,6 @@ def write_jsonl(path: Path, records: Iterable[dict]) -> int:
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
     return count
-
-
-def read_jsonl(path: str | os.PathLike) -> list[dict]:
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
 
 
 def write_conll(path: Path, examples: Iterable[NERExample]) -> None:

@@ -8,7 +8,9 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from fusion.datasets.schema import SPLITS, read_jsonl
+from common.jsonl import read_jsonl
+from common.plots import save_figure
+from fusion.datasets.schema import SPLITS
 
 
 def _lengths(values: list[int]) -> dict:
@@ -30,7 +32,7 @@ def _in_graph(iri: str | None, graph, cache: dict) -> bool:
 def dataset_stats(data: str | os.PathLike, graph=None, chart: bool = True) -> dict:
     """Counts per split and label, lengths, entity coverage; writes ``relation_frequencies.png``."""
     data = Path(data)
-    splits = {s: read_jsonl(data / f"{s}.jsonl") for s in SPLITS if (data / f"{s}.jsonl").exists()}
+    splits = {s: list(read_jsonl(data / f"{s}.jsonl")) for s in SPLITS if (data / f"{s}.jsonl").exists()}
     if not splits:
         raise FileNotFoundError(f"{data}: no train/dev/test.jsonl")
     records = [r for items in splits.values() for r in items]
@@ -76,20 +78,13 @@ def _ner_stats(splits, records) -> dict:
 
 
 def bar_chart(counts: dict[str, int], path: Path, what: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     labels = list(counts)[:40]
-    figure, axis = plt.subplots(figsize=(8, max(2.5, 0.28 * len(labels) + 1)))
-    axis.barh(labels[::-1], [counts[label] for label in labels][::-1], color="#4c72b0")
-    axis.set_xlabel("examples")
-    axis.set_title(f"Examples per {what}")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+
+    def draw(axis):
+        axis.barh(labels[::-1], [counts[label] for label in labels][::-1], color="#4c72b0")
+        axis.set(xlabel="examples", title=f"Examples per {what}")
+
+    return save_figure(path, draw, size=(8, max(2.5, 0.28 * len(labels) + 1)))
 
 
 def print_table(stats: dict) -> str:

@@ -25,7 +25,7 @@ import pyoxigraph as ox
 import torch
 from torch import Tensor
 
-from kg.rdf import DCT_SUBJECT, RDF_TYPE, RDFS_LABEL
+from common.vocab import DCT_SUBJECT, RDF_TYPE, RDFS_LABEL
 from kg.store import GraphError, KnowledgeGraph
 
 log = logging.getLogger(__name__)

@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import Tensor
+
+from common.plots import save_figure
 
 ENTITY_FILES = ("entities.safetensors", "entities.tsv")
 RELATION_FILES = ("relations.safetensors", "relations.tsv")
@@ -125,35 +124,14 @@ def _read_rows(path: Path) -> list[list[str]]:
 
 
 def plot_curve(valid: list[dict], path: Path, title: str) -> None:
-    """The valid MRR per evaluated epoch, as a PNG (matplotlib's Agg canvas, no pyplot)."""
-    from matplotlib.figure import Figure
+    """The valid MRR per evaluated epoch, as a PNG."""
 
-    figure = Figure(figsize=(6, 4), dpi=100)
-    axes = figure.subplots()
-    axes.plot([p["epoch"] for p in valid], [p["mrr"] for p in valid], marker="o")
-    axes.set(xlabel="epoch", ylabel="filtered MRR (valid)", title=title)
-    axes.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path)
+    def draw(axes):
+        axes.plot([p["epoch"] for p in valid], [p["mrr"] for p in valid], marker="o")
+        axes.set(xlabel="epoch", ylabel="filtered MRR (valid)", title=title)
+        axes.grid(alpha=0.3)
 
-
-def write_atomically(out: Path, write: Callable[[Path], None]) -> Path:
-    """Run ``write(tmp)`` on a fresh sibling directory, then swap it in as ``out``."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        write(work)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            out.rename(old / out.name)
-            work.rename(out)
-            shutil.rmtree(old)
-        else:
-            work.rename(out)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return out
+    save_figure(path, draw, size=(6, 4))
 
 
 def write_metrics(directory: Path, metrics: dict) -> None:

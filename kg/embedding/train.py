@@ -6,7 +6,7 @@ classes below: ``loss(model, batch, generator)`` for each of ``batches(generator
 the evaluator.
 :func:`fit` runs them on a :class:`TripleSet` without touching the disk.
 
-Under ``torchrun`` (:mod:`kg.embedding.distributed`) every process trains on its share of
+Under ``torchrun`` (:mod:`common.distributed`) every process trains on its share of
 each epoch's batches (``batch_size`` per process), DDP averages the gradients, rank 0
 evaluates and writes, and every process ends with the same weights.
 """
@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from kg.embedding import distributed
+from common import distributed
+from common.atomic import atomic_directory
 from kg.embedding.config import EmbedConfig
 from kg.embedding.data import AnswerIndex, RelGraph, TripleSet, load_triples
 from kg.embedding.evaluate import evaluate
@@ -36,7 +37,6 @@ from kg.embedding.store import (
     EntityEmbeddings,
     plot_curve,
     save_relations,
-    write_atomically,
     write_metrics,
 )
 
@@ -268,15 +268,14 @@ def fit(data: TripleSet, config: EmbedConfig, progress: bool = True) -> Result:
 def save_result(result: Result, out: str | os.PathLike) -> Path:
     """Write every output file of a run into ``out`` (replaced atomically)."""
 
-    def write(work: Path) -> None:
+    with atomic_directory(out) as work:
         result.entities.save_pretrained(work)
         save_relations(work, result.data.relations, result.relations)
         result.config.save_pretrained(work)
         write_metrics(work, result.metrics)
         plot_curve(result.metrics["valid"], work / CURVE_FILE,
                    f"{result.config.model}: test MRR {result.metrics['test']['mrr']:.3f}")
-
-    return write_atomically(Path(out), write)
+    return Path(out)
 
 
 def pipeline(directory: str | os.PathLike, config: EmbedConfig | None = None,

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import pyoxigraph as ox
 
+from common.vocab import RDFS, RDFS_LABEL
 from kg.iri import IriScheme
 from kg.sparql.results import json_term
 from kg.store import KnowledgeGraph
@@ -44,14 +45,6 @@ e.preventDefault();var t=document.getElementById('query');t.value=a.dataset.quer
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
        "form-action 'self'; base-uri 'none'")
 
-STANDARD_PREFIXES = {
-    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "owl": "http://www.w3.org/2002/07/owl#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-    "dct": "http://purl.org/dc/terms/",
-}
-RDFS_LABEL = STANDARD_PREFIXES["rdfs"] + "label"
 
 
 class Pages:
@@ -60,16 +53,8 @@ class Pages:
     def __init__(self, scheme: IriScheme, examples: list[tuple[str, str]]):
         self.scheme = scheme
         self.examples = examples
-        self.prefixes = {**{name: scheme.base + name + "/" for name in
-                            ("resource", "property", "class", "ontology", "unit")},
-                         **STANDARD_PREFIXES}
-        self._ordered = sorted(self.prefixes.items(), key=lambda kv: -len(kv[1]))
-
-    def short(self, iri: str) -> str:
-        for name, namespace in self._ordered:
-            if iri.startswith(namespace) and len(iri) > len(namespace):
-                return f"{name}:{iri[len(namespace):]}"
-        return iri
+        self.prefixes = scheme.prefixes()
+        self.short = scheme.short
 
     def iri_link(self, iri: str) -> str:
         return (f'<a href="/entity?{urlencode({"iri": iri})}" title="{html.escape(iri)}">'
@@ -169,7 +154,7 @@ def examples(scheme: IriScheme, entity: str | None) -> list[tuple[str, str]]:
                               "GROUP BY ?predicate\nORDER BY DESC(?triples)"),
         ("Classes", "SELECT ?class (COUNT(?s) AS ?members)\nWHERE { ?s a ?class }\n"
                     "GROUP BY ?class\nORDER BY DESC(?members)\nLIMIT 50"),
-        ("Entity labels", f"PREFIX rdfs: <{STANDARD_PREFIXES['rdfs']}>\nSELECT ?entity ?label\n"
+        ("Entity labels", f"PREFIX rdfs: <{RDFS}>\nSELECT ?entity ?label\n"
                           f"WHERE {{\n  ?entity rdfs:label ?label .\n"
                           f'  FILTER(STRSTARTS(STR(?entity), "{base}resource/"))\n}}\nLIMIT 50'),
         ("Infobox facts", f"SELECT ?s ?p ?o\nWHERE {{\n  ?s ?p ?o .\n"

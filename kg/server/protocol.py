@@ -16,13 +16,11 @@ from urllib.parse import unquote_to_bytes
 import pyoxigraph as ox
 from starlette.requests import Request
 
+from common.vocab import RDF_TYPE, SD, VOID, XSD_INTEGER
 from kg.sparql.results import BOOLEAN, FORMATS, GRAPH, SOLUTIONS, WHAT, formats_for
 
 MAX_BODY = 1 << 20          # bytes of request body accepted
 READ_ONLY = "read-only endpoint: SPARQL updates are not allowed"
-SD = "http://www.w3.org/ns/sparql-service-description#"
-VOID = "http://rdfs.org/ns/void#"
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 
 class HttpError(Exception):
@@ -207,6 +205,6 @@ def service_description(endpoint: str, triples: int | None) -> list[ox.Triple]:
     out += [ox.Triple(service, iri(SD + "resultFormat"), iri((f.rdf or f.results).iri))
             for f in FORMATS if (f.rdf or f.results) is not None]
     if triples is not None:
-        out.append(ox.Triple(graph, iri(VOID + "triples"), ox.Literal(str(triples), datatype=iri(
-            "http://www.w3.org/2001/XMLSchema#integer"))))
+        count = ox.Literal(str(triples), datatype=iri(XSD_INTEGER))
+        out.append(ox.Triple(graph, iri(VOID + "triples"), count))
     return out

@@ -17,7 +17,8 @@ from xml.sax.saxutils import escape as xml_escape
 import orjson
 import pyoxigraph as ox
 
-from kg.sparql.terms import XSD, to_python
+from common.vocab import XSD
+from kg.sparql.terms import to_python
 
 SOLUTIONS, BOOLEAN, GRAPH = "solutions", "boolean", "graph"
 

@@ -7,8 +7,7 @@ from decimal import Decimal, InvalidOperation
 
 import pyoxigraph as ox
 
-XSD = "http://www.w3.org/2001/XMLSchema#"
-RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+from common.vocab import RDF_LANG_STRING, XSD
 
 
 def _date(text: str):

@@ -1,4 +1,5 @@
-"""Output directories that appear complete or not at all."""
+"""Output files and directories that appear complete or not at all (written beside, then
+renamed into place: a rename within one file system is atomic)."""
 
 from __future__ import annotations
 
@@ -34,4 +35,20 @@ def atomic_directory(out: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path`` that replaces ``path`` only if the block
+    succeeds.  The sibling keeps the name's suffixes (writers that compress by suffix,
+    such as ``.gz``, write the same bytes)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".part-{path.name}")
+    try:
+        yield tmp
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
         raise

@@ -11,7 +11,7 @@ the same results as before DDP existed.
 Conventions: a batch size is per process (PyTorch's), so the global batch grows with the
 number of processes; rank 0 alone evaluates and writes, and sends what it found to the
 others so that every process takes the same decisions (keep the best state, stop early).
-Lives in ``kg.embedding`` because that is the first torch stage; ``fusion`` imports it.
+Lives in ``common`` (imports no stage) because the encoder and the fusion trainer both use it.
 """
 
 from __future__ import annotations
