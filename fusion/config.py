@@ -11,11 +11,11 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from fusion.modes import MODES
 from kg.iri import DEFAULT_BASE
 
 CONFIG_NAME = "fusion_config.json"
 ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC", "ENT")
-FUSIONS = ("none", "late", "layer")
 TASKS = ("re", "ner")
 
 
@@ -30,10 +30,9 @@ def default_encoder() -> str:
 class FusionConfig:
     """How the encoder, the entity embeddings and the task head fit together.
 
-    ``fusion``: ``none`` (plain fine-tuning), ``late`` (projected head/tail entity vectors
-    and their product concatenated to the classifier input; for NER, each token's entity
-    vector), ``layer`` (the projected entity vector added to its mention's token states at
-    encoder layer ``fusion_layer`` through a tanh gate that starts at zero).
+    ``fusion``: a mode of :data:`fusion.modes.MODES`: ``none`` (plain fine-tuning),
+    ``late`` (entity features concatenated to the classifier input), ``layer`` (entity
+    vectors added at encoder layer ``fusion_layer`` through a gate that starts at zero).
     """
 
     task: str = "re"
@@ -52,8 +51,8 @@ class FusionConfig:
     def __post_init__(self):
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, not {self.task!r}")
-        if self.fusion not in FUSIONS:
-            raise ValueError(f"fusion must be one of {FUSIONS}, not {self.fusion!r}")
+        if self.fusion not in MODES:
+            raise ValueError(f"fusion must be one of {tuple(MODES)}, not {self.fusion!r}")
         self.base_model = self.base_model or default_encoder()
 
     def markers(self) -> list[str]:

@@ -1,9 +1,10 @@
 """``KnowledgeEnhancedModel``: a HuggingFace encoder + entity fusion + an RE or NER head.
 
-One code path for all fusion modes: ``none`` builds no entity module at all (a plain
-fine-tuned encoder), ``late`` widens the classifier input, ``layer`` hooks one encoder
-layer.  The classifier is created before any fusion module, so with the same seed every
-mode starts from the same classifier weights, and ``layer`` at step 0 equals ``none``.
+One code path for all fusion modes (:mod:`fusion.modes`): ``none`` builds no entity module
+at all (a plain fine-tuned encoder), ``late`` widens the classifier input, ``layer`` hooks
+one encoder layer.  The classifier is created before any fusion module, so with the same
+seed every mode starts from the same classifier weights, and ``layer`` at step 0 equals
+``none``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from fusion.config import FusionConfig
-from fusion.layers import GatedEntityInjection, LateEntityFeatures
+from fusion.modes import MODES
 from kg.embedding import EntityEmbeddings
 
 WEIGHTS_NAME = "model.safetensors"
@@ -52,17 +53,15 @@ class KnowledgeEnhancedModel(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = encoder
+        self.mode = MODES[config.fusion]
         hidden = encoder.config.hidden_size
         self.dropout = nn.Dropout(config.classifier_dropout)
         text_features = 2 * hidden if config.task == "re" else hidden
-        entity_features = 0
-        if config.fusion == "late":
-            entity_features = 3 * hidden if config.task == "re" else hidden
-        self.classifier = nn.Linear(text_features + entity_features, len(config.labels))
+        self.classifier = nn.Linear(text_features + self.mode.extra_features(hidden, config.task),
+                                    len(config.labels))
         self.entities = None
-        self.late = self.injection = None
-        self._pending: torch.Tensor | None = None
-        if config.fusion != "none":
+        self.pending_vectors: torch.Tensor | None = None
+        if self.mode.needs_entities:
             if entities is None:
                 raise ValueError(f"fusion={config.fusion!r} needs entity embeddings")
             matrix = entities.matrix.float()
@@ -70,21 +69,7 @@ class KnowledgeEnhancedModel(nn.Module):
                 matrix = standardized(matrix)
             self.entities = nn.Embedding.from_pretrained(matrix, freeze=True, padding_idx=0)
             self.entity_table = entities
-            dim = entities.matrix.shape[1]
-            if config.fusion == "late":
-                self.late = LateEntityFeatures(dim, hidden)
-            else:
-                self.injection = GatedEntityInjection(dim, hidden)
-                layers = encoder_layers(encoder)
-                index = config.fusion_layer if config.fusion_layer >= 0 else len(layers) // 2
-                layers[index].register_forward_hook(self._inject)
-
-    def _inject(self, _module, _inputs, output):
-        if self._pending is None:
-            return output
-        hidden = output[0] if isinstance(output, tuple) else output
-        hidden = self.injection(hidden, self._pending)
-        return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
+            self.mode.attach(self, entities.matrix.shape[1])
 
     def _link_dropout(self, entity_ids: torch.Tensor) -> torch.Tensor:
         """Replace a share of entity links by "no entity" (the same draw for all tokens of
@@ -99,25 +84,22 @@ class KnowledgeEnhancedModel(nn.Module):
                 tail_index=None, labels=None, token_type_ids=None, **_unused) -> dict:
         vectors = None
         if self.entities is not None and entity_ids is not None:
-            entity_ids = self._link_dropout(entity_ids)
-            vectors = self.entities(entity_ids)
-        self._pending = vectors if self.injection is not None else None
+            vectors = self.entities(self._link_dropout(entity_ids))
+            self.mode.before_encoder(self, vectors)
         try:
             extra = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
             states = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
                                   **extra).last_hidden_state
         finally:
-            self._pending = None
+            self.pending_vectors = None
+        rows = None
         if self.config.task == "re":
             rows = torch.arange(states.shape[0], device=states.device)
             features = [states[rows, head_index], states[rows, tail_index]]
-            if self.late is not None:
-                features.append(self.late.pair(vectors[rows, head_index + 1],
-                                               vectors[rows, tail_index + 1]))
         else:
             features = [states]
-            if self.late is not None:
-                features.append(self.late.token(vectors))
+        if vectors is not None:
+            features += self.mode.features(self, vectors, rows, head_index, tail_index)
         logits = self.classifier(self.dropout(torch.cat(features, dim=-1)))
         output = {"logits": logits}
         if labels is not None:
@@ -150,7 +132,8 @@ class KnowledgeEnhancedModel(nn.Module):
         encoder = AutoModel.from_config(AutoConfig.from_pretrained(directory / ENCODER_DIR))
         tokenizer = AutoTokenizer.from_pretrained(directory)
         encoder.resize_token_embeddings(len(tokenizer))
-        entities = EntityEmbeddings.from_pretrained(directory) if config.fusion != "none" else None
+        needs = MODES[config.fusion].needs_entities
+        entities = EntityEmbeddings.from_pretrained(directory) if needs else None
         model = cls(config, encoder, entities)
         state = load_file(str(directory / WEIGHTS_NAME), device=str(device))
         missing, unexpected = model.load_state_dict(state, strict=False)
@@ -169,6 +152,6 @@ def build_model(config: FusionConfig, entities: EntityEmbeddings | None):
         tokenizer.add_special_tokens({"additional_special_tokens": config.markers()})
     encoder = AutoModel.from_pretrained(config.base_model)
     encoder.resize_token_embeddings(len(tokenizer))
-    if entities is not None and config.fusion != "none":
+    if entities is not None and MODES[config.fusion].needs_entities:
         config.entity_dim = int(entities.matrix.shape[1])
     return KnowledgeEnhancedModel(config, encoder, entities), tokenizer

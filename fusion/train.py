@@ -45,6 +45,7 @@ from fusion.datasets.ner import graph_base
 from fusion.features import collate, encode_ner, encode_re
 from fusion.metrics import format_report, ner_scores, re_scores
 from fusion.model import WEIGHTS_NAME, KnowledgeEnhancedModel, build_model
+from fusion.modes import MODES
 from kg.embedding import EntityEmbeddings
 from kg.iri import DEFAULT_BASE
 
@@ -106,7 +107,7 @@ def set_rng_state(state: dict) -> None:
 
 
 def load_entities(config: TrainConfig) -> EntityEmbeddings | None:
-    if config.fusion == "none" and not config.embeddings:
+    if not MODES[config.fusion].needs_entities and not config.embeddings:
         return None
     if not (config.kg and config.embeddings):
         raise ValueError(f"--fusion {config.fusion} needs --kg DIR and --embeddings NAME")
@@ -142,22 +143,15 @@ def apply_freeze(model: KnowledgeEnhancedModel, freeze: str) -> None:
 
 
 def optimizer_for(model: KnowledgeEnhancedModel, config: TrainConfig) -> torch.optim.AdamW:
-    """Encoder at ``lr``, new layers (head, fusion) at ``head_lr``, the ``layer`` fusion gate
-    at ``gate_lr`` (default ``head_lr``); no decay on biases, norms and the gate.
-
-    The gate starts at zero and Adam moves it about one learning rate per step, so at
-    ``head_lr`` a few hundred steps leave it nearly shut: ``gate_lr`` opens it faster
-    without touching the rest."""
+    """Encoder at ``lr``, new layers (head, fusion) at ``head_lr``, except the parameters
+    the fusion mode gives a rate of their own (``layer``'s gate at ``gate_lr``); no decay
+    on biases, norms and the gate."""
     groups: dict[tuple[float, bool], list] = {}
+    own = model.mode.learning_rates(config)
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        if name.startswith("encoder."):
-            lr = config.lr
-        elif name == "injection.gate":
-            lr = config.head_lr if config.gate_lr is None else config.gate_lr
-        else:
-            lr = config.head_lr
+        lr = config.lr if name.startswith("encoder.") else own.get(name, config.head_lr)
         decay = param.ndim > 1
         groups.setdefault((lr, decay), []).append(param)
     return torch.optim.AdamW([

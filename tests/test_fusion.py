@@ -119,6 +119,46 @@ def test_the_layer_gate_gets_its_own_learning_rate(embedded, tiny_re, tmp_path):
     assert usage.returncode == 2 and "--gate-lr" in usage.stderr
 
 
+def test_a_new_fusion_mode_is_one_registered_class(embedded, tiny_re, tmp_path):
+    """A mode written here, registered, is picked up by the config, the model (its module
+    and features), the optimizer (its own learning rate) and a training run."""
+    from torch import nn
+
+    from fusion.modes import MODES, FusionMode, register
+
+    @register
+    class MeanEntity(FusionMode):
+        name = "test-mean"
+        needs_entities = True
+
+        def extra_features(self, hidden, task):
+            return hidden
+
+        def attach(self, model, entity_dim):
+            model.mean_entity = nn.Linear(entity_dim, model.encoder.config.hidden_size)
+
+        def features(self, model, vectors, rows, head_index, tail_index):
+            return [model.mean_entity(vectors.mean(dim=1))]
+
+        def learning_rates(self, config):
+            return {"mean_entity.weight": 0.5}
+
+    try:
+        metrics = Trainer(config_for(tiny_re, tmp_path / "mean", "test-mean", embedded,
+                                     max_steps=2)).train()
+        assert metrics["fusion"] == "test-mean" and metrics["steps"] == 2
+        model, _ = KnowledgeEnhancedModel.from_pretrained(tmp_path / "mean")
+        assert model.classifier.in_features == 3 * model.encoder.config.hidden_size
+        config = config_for(tiny_re, tmp_path, "test-mean", embedded)
+        rates = {id(p): g["lr"] for g in optimizer_for(model, config).param_groups for p in g["params"]}
+        assert rates[id(model.mean_entity.weight)] == 0.5
+        assert rates[id(model.mean_entity.bias)] == config.head_lr
+    finally:
+        del MODES["test-mean"]
+    with pytest.raises(ValueError, match="fusion must be one of"):
+        FusionConfig(fusion="test-mean")
+
+
 @pytest.mark.parametrize("fusion, standardize", [("none", False), ("late", False),
                                                   ("layer", False), ("late", True)])
 def test_every_fusion_mode_trains_and_reloads(fusion, standardize, embedded, tiny_re, tmp_path):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from fusion.modes import MODES as FUSION_MODES
 from kg.iri import DEFAULT_BASE
 from kg.server.options import ServeOptions
 from kg.sparql.results import FORMATS as RESULT_FORMATS
@@ -262,7 +263,7 @@ Examples:
 @click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--task", type=click.Choice(["re", "ner"]), default="re", show_default=True)
-@click.option("--fusion", type=click.Choice(["none", "late", "layer"]), default="none",
+@click.option("--fusion", type=click.Choice(list(FUSION_MODES)), default="none",
               show_default=True)
 @click.option("--kg", "kg_dir", type=click.Path(exists=True, file_okay=False),
               help="Graph directory whose embeddings to fuse.")
