@@ -334,8 +334,3 @@ _DISAMBIG = re.compile(
 def is_disambiguation(title: str, wikitext: str) -> bool:
     """A disambiguation page by its title suffix or a disambiguation template."""
     return title.endswith("(disambiguation)") or bool(_DISAMBIG.search(wikitext))
-
-
-def categories_of(wikitext: str, titles: TitleNormalizer) -> list[str]:
-    """Category names of a page (used where the body itself is not cleaned)."""
-    return remove_special_links(strip_noise(wikitext), titles)[1]

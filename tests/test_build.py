@@ -106,6 +106,7 @@ def test_one_and_two_workers_write_identical_files(sample_build, tmp_path):
         assert load(out, name) == load(sample_build, name), name
 
 
+@pytest.mark.slow
 def test_multistream_with_index_gives_the_same_build(sample_build, tmp_path):
     target = tmp_path / "sample-multistream.xml.bz2"
     index = repack_multistream(SAMPLE, target, pages_per_stream=100)
@@ -152,6 +153,7 @@ def test_oversized_pages_are_skipped_and_logged(tmp_path):
     assert stats["articles"] == 106 - len(errors)
 
 
+@pytest.mark.slow
 def test_every_dbpedia_minidump_builds(shared, tmp_path):
     dumps = sorted((shared / "dumps" / "dbpedia-minidumps").glob("*.xml.bz2"))
     assert len(dumps) >= 120
@@ -162,6 +164,7 @@ def test_every_dbpedia_minidump_builds(shared, tmp_path):
     assert "Berlin" in texts and "Берлин" in texts and "ベルリン" in texts
 
 
+@pytest.mark.slow
 def test_ner_mentions_are_added_and_linked_through_the_alias_table(tmp_path):
     stats = build([SAMPLE], tmp_path / "ner", BuildOptions(progress=False, ner=True,
                                                            limit_pages=12))

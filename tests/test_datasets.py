@@ -142,6 +142,7 @@ def test_wikiann_import_and_bad_lines(shared, tmp_path):
     assert items[1].tags == ["B-PER"], "I- after O repaired to B-"
 
 
+@pytest.mark.slow
 def test_dataset_cli_and_stats(shared, sample_graph, tmp_path):
     cli = [sys.executable, "-m", "wikikg.cli", "-q", "dataset"]
     done = subprocess.run(cli + ["conll", str(shared / "ner" / "wikiann-en" / "dev"), "--out",

@@ -24,6 +24,8 @@ from kg.embedding import EmbedConfig, pipeline
 
 from .conftest import ROOT, assert_same_run
 
+pytestmark = pytest.mark.slow  # starts torchrun
+
 DIGEST = re.compile(r"rank (\d) of 2: .* sha256 ([0-9a-f]{64})")
 
 

@@ -215,6 +215,7 @@ def test_wikipedia_edges_and_holdout_absent_from_training(sample_graph, tmp_path
     assert not {tuple(t) for t in chosen.tolist()} & {tuple(t) for t in held.train.tolist()}
 
 
+@pytest.mark.slow
 def test_cli_embed_sample_graph(sample_graph, tmp_path):
     data = load_triples(sample_graph)
     h, r, t = data.train[0].tolist()

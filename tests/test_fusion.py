@@ -27,6 +27,8 @@ from kg.embedding import EmbedConfig, EntityEmbeddings, pipeline
 
 from .conftest import assert_same_run
 
+pytestmark = pytest.mark.slow  # fine-tunes MiniLM
+
 CLI = [sys.executable, "-m", "wikikg.cli", "-q"]
 
 

@@ -124,6 +124,7 @@ def test_tsv_import_keeps_splits_and_reports_bad_lines(shared, tmp_path):
     assert graph.query(f"ASK {{ <{R}usa> <{P}ally> <{R}uk> }}")
 
 
+@pytest.mark.slow
 def test_export_and_reimport_round_trip(sample_graph, tmp_path):
     graph = KnowledgeGraph.open(sample_graph)
     for fmt in ("nt", "ttl"):

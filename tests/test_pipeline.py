@@ -11,6 +11,8 @@ import pytest
 
 from .conftest import ROOT
 
+pytestmark = pytest.mark.slow  # runs every stage
+
 CLI = [sys.executable, "-m", "wikikg.cli", "-q", "pipeline"]
 SLICE = ["--limit-pages", "100", "--embed-epochs", "2", "--epochs", "1", "--max-steps", "2"]
 

@@ -17,6 +17,8 @@ from extraction.multistream import read_index, repack_multistream, scan_stream_r
 
 from .conftest import SAMPLE, load
 
+pytestmark = pytest.mark.slow  # starts Ray
+
 OUTPUTS = ("entities", "facts", "links", "sentences", "redirects", "aliases")
 
 

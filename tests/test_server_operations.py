@@ -29,6 +29,8 @@ from kg.sparql import MAX_DEPTH
 from .test_server import APOLLO, COUNT, FAST, RDFS_LABEL, SLOW, _descendants, _free_port, _health, _running
 from .test_sparql_safety import Listener
 
+pytestmark = pytest.mark.slow  # starts several servers
+
 ROWS = "SELECT ?s ?p ?o WHERE { ?s ?p ?o }"
 
 
