@@ -1,0 +1,126 @@
+"""The text parsers, table-driven: wikitext as it appears in real articles (leads, infobox
+values, keys, titles), and what each parser must make of it."""
+
+from __future__ import annotations
+
+import pytest
+
+from extraction.records import SiteInfo
+from extraction.titles import TitleNormalizer, strip_disambiguator
+from extraction.values import normalize_key, parse_date, parse_number, parse_value
+from extraction.wikitext import clean_page, is_disambiguation
+
+TITLES = TitleNormalizer(SiteInfo(namespaces={6: "File", 14: "Category", 10: "Template"}))
+
+
+@pytest.mark.parametrize("text, value, datatype", [
+    ("4 July 1776", "1776-07-04", "xsd:date"),
+    ("July 4, 1776", "1776-07-04", "xsd:date"),
+    ("1776-07-04", "1776-07-04", "xsd:date"),
+    ("30 April 1945 (aged 56)", "1945-04-30", "xsd:date"),
+    ("March 2001", "2001-03", "xsd:gYearMonth"),
+    ("1809", "1809", "xsd:gYear"),
+])
+def test_dates(text, value, datatype):
+    parsed = parse_date(text)
+    assert (parsed.value, parsed.datatype) == (value, datatype)
+
+
+@pytest.mark.parametrize("text", ["c. 1450", "1960s", "about 300 years", "Sunday"])
+def test_what_is_not_one_date(text):
+    assert parse_date(text) is None
+
+
+@pytest.mark.parametrize("text, kind, value, unit", [
+    ("1,234,567", "integer", "1234567", None),
+    ("3.2 million", "integer", "3200000", None),
+    ("−12.5", "decimal", "-12.5", None),
+    ("12 km2", "quantity", "12", "km2"),
+    ("42%", "quantity", "42", "%"),
+    ("US$ 2.5 billion", "quantity", "2500000000", "USD"),
+    ("5.9 ft", "quantity", "5.9", "ft"),
+    ("6,000 m (19,685 ft)", "quantity", "6000", "m"),
+])
+def test_numbers_and_quantities(text, kind, value, unit):
+    parsed = parse_number(text)
+    assert (parsed.kind, parsed.value, parsed.unit) == (kind, value, unit)
+
+
+@pytest.mark.parametrize("text", ["71st", "870–274", "about 300"])
+def test_what_is_not_one_number(text):
+    assert parse_number(text) is None
+
+
+@pytest.mark.parametrize("raw, key, expected", [
+    ("[[Barack Obama]]", "president", [("entity", "Barack Obama")]),
+    ("[[Democratic Party (United States)|Democratic]]", "party",
+     [("entity", "Democratic Party (United States)")]),
+    ("{{flagicon|USA}} [[United States]]", "country", [("entity", "United States")]),
+    ("{{plainlist|\n* [[Malia Obama|Malia]]\n* [[Sasha Obama|Sasha]]\n}}", "children",
+     [("entity", "Malia Obama"), ("entity", "Sasha Obama")]),
+    ("{{ubl|[[Paris]]|[[Lyon]]}}<ref>x</ref>", "cities", [("entity", "Paris"), ("entity", "Lyon")]),
+    ("[[Washington, D.C.]]", "capital", [("entity", "Washington, D.C.")]),
+    ("{{death date and age|2013|12|5|1918|7|18}}", "death_date", [("date", "2013-12-05")]),
+    ("{{height|m=1.83}}", "height", [("quantity", "1.83")]),
+    ("Lawyer<br />Politician", "profession", [("string", "Lawyer"), ("string", "Politician")]),
+    ("{{cite web|title=x}}", "x", []),
+])
+def test_infobox_values(raw, key, expected):
+    assert [(v.kind, v.value) for v in parse_value(raw, key, TITLES, "en")] == expected
+
+
+@pytest.mark.parametrize("raw, key", [
+    ("Birth_Date", "birth_date"), (" Official Name ", "official_name"),
+    ("population_total", "population_total"),
+])
+def test_infobox_keys(raw, key):
+    assert normalize_key(raw) == key
+
+
+@pytest.mark.parametrize("title, article", [
+    ("foo_bar#History", "Foo bar"), ("  washington,_D.C. ", "Washington, D.C."),
+    ("Star Wars: A New Hope", "Star Wars: A New Hope"), ("ångström", "Ångström"),
+])
+def test_titles(title, article):
+    assert TITLES.article(title) == article
+
+
+@pytest.mark.parametrize("title, base", [
+    ("Mercury (planet)", "Mercury"), ("Alien (film)", "Alien"), ("Paris, Texas", "Paris, Texas"),
+])
+def test_disambiguators(title, base):
+    assert strip_disambiguator(title) == base
+
+
+@pytest.mark.parametrize("wikitext, text, anchors, bold", [
+    ("'''Albedo''' ({{IPAc-en|æ|l|ˈ|b|iː|d|oʊ}}; {{lang-la|albedo}}, meaning 'whiteness') is "
+     "the measure of the [[diffuse reflection]] of [[solar radiation]].",
+     "Albedo (albedo, meaning 'whiteness') is the measure of the diffuse reflection of solar "
+     "radiation.",
+     [("diffuse reflection", "Diffuse reflection"), ("solar radiation", "Solar radiation")],
+     ["Albedo"]),
+    ("The '''[[Academy Awards]]''', also known as the '''Oscars''',<ref name=a>x</ref> are awards.",
+     "The Academy Awards, also known as the Oscars, are awards.",
+     [("Academy Awards", "Academy Awards")], ["Academy Awards", "Oscars"]),
+    ("In [[1969]], ''[[Apollo 11]]'' landed.{{efn|note}} It returned.",
+     "In 1969, Apollo 11 landed. It returned.", [("1969", "1969"), ("Apollo 11", "Apollo 11")], []),
+    ("It is {{convert|5|km|mi}} long{{citation needed}} and {{lang|fr|très}} {{nowrap|old [[town]]}}.",
+     "It is 5 km long and très old town.", [("town", "Town")], []),
+    ("[[File:X.png|thumb|a [[Y]] caption]] See [[:Category:Foo|foo cats]].",
+     "See foo cats.", [], []),
+])
+def test_leads(wikitext, text, anchors, bold):
+    clean = clean_page(wikitext, TITLES)
+    assert clean.text == text
+    assert [(clean.text[a.start:a.end], a.target) for a in clean.anchors] == anchors
+    assert clean.bold_names == bold
+
+
+@pytest.mark.parametrize("title, wikitext, expected", [
+    ("Mercury", "'''Mercury''' may refer to:\n{{disambiguation}}", True),
+    ("Mercury (disambiguation)", "* [[Mercury (planet)]]", True),
+    ("Smith", "'''Smith''' is a surname.\n{{surname}}", True),
+    ("Mercury (planet)", "'''Mercury''' is the smallest planet.", False),
+])
+def test_disambiguation_pages(title, wikitext, expected):
+    assert is_disambiguation(title, wikitext) is expected
