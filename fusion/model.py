@@ -9,6 +9,7 @@ seed every mode starts from the same classifier weights, and ``layer`` at step 0
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -109,9 +110,11 @@ class KnowledgeEnhancedModel(nn.Module):
 
     # --- persistence ------------------------------------------------------------------
 
-    def save_pretrained(self, directory: str | os.PathLike, tokenizer=None) -> None:
-        """Config JSON, safetensors weights (without the frozen entity matrix, which is
-        saved as the run's entity index), the tokenizer and the encoder's config."""
+    def save_pretrained(self, directory: str | os.PathLike, entity_table: bool = True) -> None:
+        """``fusion_config.json``, the encoder's config, safetensors weights (without the
+        frozen entity matrix) and, with ``entity_table``, the run's entity index (a
+        checkpoint, which the run directory already has it beside, leaves it out).  The
+        tokenizer is saved by its own ``save_pretrained``, as in transformers."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.config.save_pretrained(directory)
@@ -119,19 +122,17 @@ class KnowledgeEnhancedModel(nn.Module):
         state = {k: v.detach().contiguous() for k, v in self.state_dict().items()
                  if not k.startswith("entities.")}
         save_file(state, str(directory / WEIGHTS_NAME))
-        if self.entities is not None:
+        if entity_table and self.entities is not None:
             self.entity_table.save_pretrained(directory)
-        if tokenizer is not None:
-            tokenizer.save_pretrained(directory)
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike, device: str | torch.device = "cpu"):
-        """Rebuild a saved model (no download: the encoder comes from the saved config)."""
+    def from_pretrained(cls, directory: str | os.PathLike,
+                        device: str | torch.device = "cpu") -> KnowledgeEnhancedModel:
+        """Rebuild a saved model (no download: the encoder comes from its saved config,
+        which holds the vocabulary size the markers grew it to)."""
         directory = Path(directory)
         config = FusionConfig.from_pretrained(directory)
         encoder = AutoModel.from_config(AutoConfig.from_pretrained(directory / ENCODER_DIR))
-        tokenizer = AutoTokenizer.from_pretrained(directory)
-        encoder.resize_token_embeddings(len(tokenizer))
         needs = MODES[config.fusion].needs_entities
         entities = EntityEmbeddings.from_pretrained(directory) if needs else None
         model = cls(config, encoder, entities)
@@ -141,7 +142,7 @@ class KnowledgeEnhancedModel(nn.Module):
         if missing or unexpected:
             raise ValueError(f"{directory}: weights do not fit the model "
                              f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
-        return model.to(device).eval(), tokenizer
+        return model.to(device).eval()
 
 
 def build_model(config: FusionConfig, entities: EntityEmbeddings | None):
@@ -153,5 +154,5 @@ def build_model(config: FusionConfig, entities: EntityEmbeddings | None):
     encoder = AutoModel.from_pretrained(config.base_model)
     encoder.resize_token_embeddings(len(tokenizer))
     if entities is not None and MODES[config.fusion].needs_entities:
-        config.entity_dim = int(entities.matrix.shape[1])
+        config = dataclasses.replace(config, entity_dim=int(entities.matrix.shape[1]))
     return KnowledgeEnhancedModel(config, encoder, entities), tokenizer

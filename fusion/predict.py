@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import torch
+from transformers import AutoTokenizer
 
 from common.vocab import RDF, XSD
 from fusion.features import collate, encode_re
@@ -60,7 +61,8 @@ class RelationPredictor:
 
     @classmethod
     def from_pretrained(cls, run: str | os.PathLike) -> RelationPredictor:
-        model, tokenizer = KnowledgeEnhancedModel.from_pretrained(run)
+        model = KnowledgeEnhancedModel.from_pretrained(run)
+        tokenizer = AutoTokenizer.from_pretrained(run)
         if model.config.task != "re":
             raise ValueError(f"{run} is a {model.config.task} model; predict needs an RE model")
         return cls(model, tokenizer, Path(run))

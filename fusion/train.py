@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
@@ -251,7 +251,8 @@ class Trainer:
                 self.best, self.stale = dev["micro_f1"], 0
                 self.best_dev = dev
                 if main:
-                    self.model.save_pretrained(self.out, self.tokenizer)
+                    self.model.save_pretrained(self.out)
+                    self.tokenizer.save_pretrained(self.out)
             else:
                 self.stale += 1
             self._checkpoint()
@@ -338,8 +339,7 @@ class Trainer:
             self._write_checkpoint(tmp, states)
 
     def _write_checkpoint(self, tmp: Path, states: list[dict]) -> None:
-        save_file({k: v.detach().contiguous() for k, v in self.model.state_dict().items()
-                   if not k.startswith("entities.")}, str(tmp / WEIGHTS_NAME))
+        self.model.save_pretrained(tmp, entity_table=False)
         state = {"optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), **states[0],
                  "epoch": self.epoch, "step": self.step, "best": self.best,
@@ -365,7 +365,7 @@ class Trainer:
         log.info("resumed %s at epoch %d, step %d", self.out, self.epoch, self.step)
 
     def _finish(self, seconds: float) -> dict:
-        best, _ = KnowledgeEnhancedModel.from_pretrained(self.out, self.device)
+        best = KnowledgeEnhancedModel.from_pretrained(self.out, self.device)
         dev = self.best_dev if self.best_dev is not None else self.evaluate("dev", best)
         test = self.evaluate("test", best)
         metrics = {"task": self.config.task, "fusion": self.config.fusion,

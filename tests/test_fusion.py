@@ -14,6 +14,7 @@ import time
 
 import pytest
 import torch
+from transformers import AutoTokenizer
 
 from common.jsonl import read_jsonl
 from fusion.config import FusionConfig
@@ -149,7 +150,7 @@ def test_a_new_fusion_mode_is_one_registered_class(embedded, tiny_re, tmp_path):
         metrics = Trainer(config_for(tiny_re, tmp_path / "mean", "test-mean", embedded,
                                      max_steps=2)).train()
         assert metrics["fusion"] == "test-mean" and metrics["steps"] == 2
-        model, _ = KnowledgeEnhancedModel.from_pretrained(tmp_path / "mean")
+        model = KnowledgeEnhancedModel.from_pretrained(tmp_path / "mean")
         assert model.classifier.in_features == 3 * model.encoder.config.hidden_size
         config = config_for(tiny_re, tmp_path, "test-mean", embedded)
         rates = {id(p): g["lr"] for g in optimizer_for(model, config).param_groups for p in g["params"]}
@@ -174,7 +175,8 @@ def test_every_fusion_mode_trains_and_reloads(fusion, standardize, embedded, tin
                                                   "model.safetensors", "fusion_config.json"))
     if fusion != "none":
         assert metrics["test"]["linked"]["share"] > 0.5
-    loaded, tokenizer = KnowledgeEnhancedModel.from_pretrained(run)
+    loaded = KnowledgeEnhancedModel.from_pretrained(run)
+    tokenizer = AutoTokenizer.from_pretrained(run)
     trainer.model.eval()
     batch = collate(trainer.splits["test"][0][:8], tokenizer.pad_token_id)
     with torch.no_grad():
