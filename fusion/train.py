@@ -27,7 +27,7 @@ import logging
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -40,7 +40,7 @@ from common import distributed
 from common.atomic import atomic_directory
 from common.jsonl import read_jsonl
 from common.plots import save_figure
-from fusion.config import FusionConfig
+from fusion.config import TRAIN_CONFIG_NAME, FusionConfig, TrainConfig
 from fusion.datasets.ner import graph_base
 from fusion.features import collate, encode_ner, encode_re
 from fusion.metrics import format_report, ner_scores, re_scores
@@ -52,41 +52,6 @@ from kg.iri import DEFAULT_BASE
 log = logging.getLogger(__name__)
 
 STATE_NAME = "trainer_state.pt"
-
-
-@dataclass
-class TrainConfig:
-    data: str
-    out: str
-    task: str = "re"
-    fusion: str = "none"
-    kg: str | None = None
-    embeddings: str | None = None
-    base_model: str = ""
-    epochs: int = 3
-    batch_size: int = 16
-    eval_batch_size: int = 64
-    grad_accum: int = 1
-    lr: float = 5e-5
-    head_lr: float = 1e-3
-    gate_lr: float | None = None
-    weight_decay: float = 0.01
-    warmup: float = 0.1
-    max_grad_norm: float = 1.0
-    dropout: float = 0.1
-    link_dropout: float = 0.1
-    standardize_entities: bool = False
-    fusion_layer: int = -1
-    max_length: int = 128
-    freeze: str = "none"
-    seed: int = 13
-    max_steps: int | None = None
-    patience: int = 2
-    max_train_examples: int | None = None
-    device: str = "auto"
-    resume: bool = False
-    progress: bool = True
-    history: list = field(default_factory=list)
 
 
 def seed_everything(seed: int) -> None:
@@ -378,8 +343,7 @@ class Trainer:
         (self.out / "report.txt").write_text(
             f"{self.config.task} fusion={self.config.fusion} seed={self.config.seed}\n\n"
             f"dev\n{format_report(dev)}\ntest\n{format_report(test)}")
-        train_config = {k: v for k, v in asdict(self.config).items() if k != "history"}
-        (self.out / "train_config.json").write_text(json.dumps(train_config, indent=2) + "\n")
+        (self.out / TRAIN_CONFIG_NAME).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
         plot_curves(self.history, self.out / "curves.png")
         return metrics
 

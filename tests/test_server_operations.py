@@ -358,7 +358,7 @@ def test_default_bind_is_loopback_and_public_binds_warn_and_take_a_token(graph_d
 
 
 def test_serve_options_are_the_cli_defaults():
-    from wikikg.cli import serve
+    from wikikg.commands.graph import serve
 
     defaults = {p.name: p.default for p in serve.params}
     options = ServeOptions()

@@ -18,15 +18,11 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.atomic import atomic_file
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+from common.settings import defaults, read_file
 
 log = logging.getLogger(__name__)
 
@@ -34,49 +30,34 @@ MANIFEST = "manifest.json"
 _HASH_WHOLE_FILE_UP_TO = 256 << 20
 
 
+PIPELINE_DEFAULTS = Path(__file__).with_name("pipeline.toml")
+# TrainConfig fields the pipeline sets itself for each run
+_PIPELINE_SET = {"data", "out", "task", "fusion", "kg", "embeddings", "resume", "progress"}
+
+
 def default_config() -> dict:
-    return {
-        "build": {"dumps": [], "workers": 1, "limit_pages": 0, "ner": False, "splitter": "rules",
-                  "base_iri": "http://example.org/wikikg/"},
-        "dataset": {"negative_ratio": 1.0, "min_examples": 5, "seed": 13},
-        # 1-N scoring costs batch x entities per step: few big batches, few epochs on CPU
-        "embed": {"model": "rgcn", "dim": 64, "epochs": 10, "batch_size": 2048, "eval_every": 2,
-                  "patience": 2, "seed": 13},
-        # the sample's distant set is small (~400 examples): at lr 5e-5 and 4 epochs the
-        # model still answered no_relation to every test pair
-        "train": {"fusions": ["none", "layer"], "epochs": 6, "batch_size": 16, "lr": 1e-4,
-                  "max_length": 64, "max_steps": 0, "seed": 13},
-    }
+    """Every section's settings: the stage's dataclass defaults, then the pipeline's own
+    (``wikikg/pipeline.toml``)."""
+    from fusion.config import TrainConfig
+    from fusion.datasets import DistantConfig
+    from kg.embedding.config import EmbedConfig
 
-
-# TrainConfig fields the pipeline itself sets for each run
-_PIPELINE_SET = {"data", "out", "task", "fusion", "kg", "embeddings", "resume", "progress", "history"}
-
-
-def _free_keys(section: str) -> set[str]:
-    """Keys a section accepts beyond its defaults: [embed] takes every EmbedConfig field,
-    [train] every TrainConfig field the pipeline does not set itself."""
-    if section == "embed":
-        from kg.embedding.config import EmbedConfig
-
-        return {f.name for f in fields(EmbedConfig)}
-    if section == "train":
-        from fusion.train import TrainConfig
-
-        return {f.name for f in fields(TrainConfig)} - _PIPELINE_SET
-    return set()
+    config = {"build": {}, "dataset": defaults(DistantConfig), "embed": defaults(EmbedConfig),
+              "train": {k: v for k, v in defaults(TrainConfig).items() if k not in _PIPELINE_SET}}
+    for section, values in read_file(PIPELINE_DEFAULTS).items():
+        config[section].update(values)
+    return config
 
 
 def load_config(path: str | os.PathLike | None, overrides: dict[str, dict]) -> dict:
     """Defaults, then the TOML file, then the CLI overrides (``None`` values ignored)."""
     config = default_config()
     if path:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
+        data = read_file(path)
         for section, values in data.items():
             if section not in config:
                 raise ValueError(f"{path}: unknown section [{section}]")
-            unknown = set(values) - set(config[section]) - _free_keys(section)
+            unknown = set(values) - set(config[section])
             if unknown:
                 raise ValueError(f"{path}: unknown key(s) in [{section}]: {sorted(unknown)}")
             config[section].update(values)
@@ -232,9 +213,7 @@ def _build(dumps: list[Path], graph: Path, options: dict, progress: bool) -> dic
 def _dataset(graph: Path, data: Path, options: dict) -> dict:
     from fusion.datasets import DistantConfig, build_re_dataset
 
-    stats = build_re_dataset(graph, data, DistantConfig(
-        negative_ratio=options["negative_ratio"], min_examples=options["min_examples"],
-        seed=options["seed"]))
+    stats = build_re_dataset(graph, data, DistantConfig(**options))
     return {"splits": stats["splits"], "relations": len(stats["relations"])}
 
 

@@ -11,6 +11,8 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from common.settings import check_bounds, setting
+
 CONFIG_FILE = "config.json"
 GNN_MODELS = ("rgcn", "compgcn")
 KGE_MODELS = ("transe", "distmult", "rotate")
@@ -22,35 +24,47 @@ class EmbedConfig:
     """Hyper-parameters of one run.  The defaults suit CPU training of a Wikipedia graph;
     ``bench/bench_embedding.py`` holds the settings tuned per benchmark."""
 
-    model: str = "rgcn"
-    dim: int = 100
-    layers: int = 2
-    num_bases: int | None = 20       # R-GCN basis decomposition (None and no blocks: full weights)
-    num_blocks: int | None = None    # R-GCN block-diagonal decomposition instead of bases
-    composition: str = "corr"        # CompGCN: sub | mult | corr
-    decoder: str = "distmult"        # GNN decoder: distmult | conve
-    conve_height: int = 10           # ConvE reshapes dim into height x dim/height
-    conve_filters: int = 32
-    conve_kernel: int = 3
-    dropout: float = 0.0             # on node features before each GNN layer
-    decoder_dropout: float = 0.2     # on the decoder's query (ConvE: feature maps, hidden)
-    epochs: int = 200
-    lr: float = 0.01
-    weight_decay: float = 0.0
-    batch_size: int = 512            # queries (1-N) or triples (negative sampling) per step
-    label_smoothing: float = 0.1
-    margin: float = 1.0              # TransE/DistMult margin, RotatE's gamma
-    fanout: int = 0                  # > 0: neighbour-sampled mini-batches, this many edges per node
-    sampled_negatives: int = 512     # random entities added to each sampled subgraph
-    eval_every: int = 5
-    patience: int = 5                # evaluations without a better valid MRR before stopping
-    eval_batch_size: int = 256
-    eval_fraction: float = 0.05      # valid and test share each, for graphs without splits
-    categories: bool = True          # dct:subject edges as training-only context
-    seed: int = 0
-    device: str = "cpu"              # cpu | cuda | auto
+    model: str = setting("rgcn", help="Encoder (R-GCN, CompGCN) or KGE baseline.", choices=MODELS)
+    dim: int = setting(100, help="Embedding size.", minimum=2)
+    layers: int = setting(2, help="GNN layers.", minimum=1)
+    num_bases: int | None = setting(20, help="R-GCN basis decomposition (none and no blocks: "
+                                    "full weights).", minimum=1)
+    num_blocks: int | None = setting(None, help="R-GCN block-diagonal decomposition instead "
+                                     "of bases.", minimum=1)
+    composition: str = setting("corr", help="CompGCN composition.", choices=("sub", "mult", "corr"))
+    decoder: str = setting("distmult", help="Decoder of rgcn/compgcn.", choices=("distmult", "conve"))
+    conve_height: int = setting(10, help="ConvE reshapes dim into height x dim/height.", minimum=1)
+    conve_filters: int = setting(32, help="ConvE filters.", minimum=1)
+    conve_kernel: int = setting(3, help="ConvE kernel size.", minimum=1)
+    dropout: float = setting(0.0, help="Dropout on node features before each GNN layer.",
+                             minimum=0)
+    decoder_dropout: float = setting(0.2, help="Dropout on the decoder's query (ConvE: feature "
+                                     "maps, hidden).", minimum=0)
+    epochs: int = setting(200, help="At most this many epochs (early stopping on valid MRR).",
+                          minimum=1)
+    lr: float = setting(0.01, help="Adam learning rate.", above=0)
+    weight_decay: float = setting(0.0, help="Adam weight decay.", minimum=0)
+    batch_size: int = setting(512, help="Queries (1-N) or triples (negative sampling) per step "
+                              "and process (x processes under torchrun).", minimum=1)
+    label_smoothing: float = setting(0.1, help="1-N label smoothing.", minimum=0)
+    margin: float = setting(1.0, help="TransE/DistMult margin, RotatE's gamma.")
+    fanout: int = setting(0, help="Neighbour-sampled mini-batches with this many in-edges per "
+                          "node and hop (0: the whole graph every step).", minimum=0)
+    sampled_negatives: int = setting(512, help="Random entities added to each sampled subgraph.",
+                                     minimum=0)
+    eval_every: int = setting(5, help="Epochs between valid evaluations.", minimum=1)
+    patience: int = setting(5, help="Evaluations without a better valid MRR before stopping.",
+                            minimum=1)
+    eval_batch_size: int = setting(256, help="Queries per evaluation batch.", minimum=1)
+    eval_fraction: float = setting(0.05, help="Valid and test share each, for graphs without "
+                                   "splits.", minimum=0)
+    categories: bool = setting(True, help="dct:subject edges as training-only context.")
+    seed: int = setting(0, help="Random seed (same seed, same metrics on CPU).")
+    device: str = setting("cpu", help="auto: CUDA with bf16 autocast when available.",
+                          choices=("cpu", "cuda", "auto"))
 
     def __post_init__(self):
+        check_bounds(self)
         if self.model not in MODELS:
             raise ValueError(f"unknown model {self.model!r} (expected one of {', '.join(MODELS)})")
         if self.composition not in ("sub", "mult", "corr"):

