@@ -119,7 +119,7 @@ def report(facts: dict, measured: dict, args: argparse.Namespace) -> str:
         f"--times {args.times}`.\n\nInput: the sample's pages ×{args.times} re-packed as "
         f"multistream with its index ({pages} pages, {megabytes:.1f} MB of wikitext, "
         f"{size:.1f} MB bz2, {facts['streams']} page streams). Seconds are the build's own "
-        f"clock (`seconds.total`: redirect pre-pass, map, alias table), {args.reps} interleaved "
+        f"clock (`seconds.total`: map, reduce, rewrite), {args.reps} interleaved "
         "repetitions, median (min–max); ratios are speed against the row named in the header "
         "(>1 = faster).\n\n"
         + table(["engine", "build s", "pages/s", "wikitext MB/s", "vs local 1 worker",

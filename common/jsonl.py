@@ -48,27 +48,6 @@ def gzip_member(data: bytes, compresslevel: int = COMPRESSLEVEL) -> bytes:
     return gzip.compress(data, compresslevel=compresslevel, mtime=0)
 
 
-class GzipMemberWriter:
-    """A ``.gz`` file written as concatenated gzip members, each one compressed where its
-    records were made (a worker), so the collecting process only appends bytes: gzip on
-    the collector was the largest serial cost left to a parallel build.  Every gzip
-    reader (Python's ``gzip``, ``zcat``) reads concatenated members as one stream."""
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        self.count = 0
-        self._raw = open(self.path, "wb")
-
-    def write_member(self, member: bytes, count: int) -> None:
-        self._raw.write(member)
-        self.count += count
-
-    def close(self) -> None:
-        if self._raw.tell() == 0:  # an empty file is not valid gzip: write an empty member
-            self._raw.write(gzip_member(b""))
-        self._raw.close()
-
-
 def read_jsonl(path: str | os.PathLike) -> Iterator[dict]:
     """Records of a ``.jsonl`` or ``.jsonl.gz`` file; a bad line names the file and line."""
     path = Path(path)

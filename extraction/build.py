@@ -1,18 +1,22 @@
 """``build``: dumps in, a build directory out (entities, facts, links, sentences, ...).
 
-1. Pre-pass: every redirect of the inputs is collected (a regex over the decompressed
-   bytes, about the cost of one decompression), so titles can be resolved anywhere.
-2. Map: pages are read in one process and mapped in batches by the workers of an engine
+1. Map: pages are read in one process and mapped in batches by the workers of an engine
    (:mod:`extraction.engines`: a process pool or Ray); for a multistream dump, each
    worker reads its own byte ranges (whole bz2 streams, from the index or found by a
-   scan).  Workers return JSON lines already gzip-compressed, collected in input order,
-   so 1 and N workers, local or Ray, write the same records.  A chunk that fails is
-   recorded in ``errors.jsonl`` and the build goes on.
-3. Collect: the anchors of all pages form the alias table; with ``--ner`` a last pass
-   links NER mentions through it.
+   scan).  Each task writes one *part* (:mod:`extraction.chunk`): its records with titles
+   as the pages wrote them, and the redirects, anchor votes and references the reduce
+   step needs, as Parquet.  Only counts and errors come back to this process.
+2. Reduce (:mod:`extraction.reduce`): redirect chains, the alias table and each part's
+   lookups are out-of-core joins and group-bys in DuckDB, under ``memory_limit``,
+   spilling to ``tmp_dir``: nothing keyed by title is held in Python.
+3. Rewrite (:mod:`extraction.resolve`): each part's records get their titles resolved and
+   their redirect names, in parallel on the engine, each worker reading its part's lookups
+   only.  The outputs are the rewritten parts concatenated in part order (whole gzip
+   members, copied as bytes).
 
-Everything goes to a temporary sibling directory renamed into place at the end: an
-interrupted build leaves the previous output untouched.
+Memory is bounded by the budget and the size of a part, not by the wiki.  Everything goes
+to a temporary sibling directory renamed into place at the end: an interrupted build
+leaves the previous output untouched, and the next one clears what it left behind.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -28,16 +33,16 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from common.atomic import atomic_directory, atomic_file
-from common.jsonl import GzipMemberWriter, JsonlWriter, read_jsonl
-from extraction.chunk import OUTPUTS, MappedChunk, map_byte_range, map_pages
-from extraction.dump import DumpFormatError, DumpReader, read_siteinfo, redirects_in, scan_redirects
-from extraction.engines import Engine, Failure, make_engine
-from extraction.multistream import decompress_range, find_index, scan_stream_ranges, stream_ranges
+from common.atomic import atomic_directory
+from common.jsonl import JsonlWriter, gzip_member
+from extraction.chunk import OUTPUTS, MappedChunk, PartSummary, map_byte_range, map_pages, part_name
+from extraction.dump import DumpFormatError, DumpReader, read_siteinfo
+from extraction.engines import Failure, make_engine
+from extraction.multistream import find_index, scan_stream_ranges, stream_ranges
 from extraction.page import ExtractionConfig
 from extraction.records import PageError
-from extraction.resolve import AliasTable, RedirectResolver
-from extraction.titles import TitleNormalizer
+from extraction.reduce import ReduceError, Reduction
+from extraction.resolve import rewrite_part
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +63,11 @@ class BuildOptions:
     ner: bool = False
     max_page_bytes: int = 8 << 20
     page_timeout: float = 60.0
-    batch_bytes: int = 256 << 10
+    batch_bytes: int = 1 << 20  # wikitext per part, read by this process (a plain dump)
+    range_bytes: int = 4 << 20  # compressed bytes per part, read by a worker (multistream)
+    memory_limit: str = "2GB"  # the reduce step's budget (DuckDB's memory_limit)
+    tmp_dir: str | None = None  # where the reduce step spills; default: inside the build
+    spill_limit: str | None = None  # the most disk it may spill (default: the disk's free space)
     progress: bool = True
     use_index: bool = True
     engine: str = "local"
@@ -70,58 +79,100 @@ class BuildOptions:
             max_page_bytes=self.max_page_bytes, page_timeout=self.page_timeout)
 
 
-def _run_task(task: tuple, redirects: RedirectResolver) -> MappedChunk:
-    kind, payload, config = task
+@dataclass(frozen=True)
+class _Layout:
+    """Where a build's intermediate files go (all under the temporary build directory,
+    unless the spill directory is elsewhere); absolute, for workers in other dirs/nodes."""
+
+    parts: Path
+    lookups: Path
+    rewritten: Path
+    spill: Path
+
+    @classmethod
+    def under(cls, work: Path, tmp_dir: str | None) -> _Layout:
+        work = work.resolve()
+        spill = Path(tmp_dir).resolve() / f"wikikg-spill-{work.name}" if tmp_dir else work / "_spill"
+        return cls(work / "_parts", work / "_lookups", work / "_rewritten", spill)
+
+    def make(self) -> None:
+        for path in (self.parts, self.lookups, self.rewritten, self.spill):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def remove(self) -> None:
+        for path in (self.parts, self.lookups, self.rewritten, self.spill):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _map_task(task: tuple) -> PartSummary:
+    kind, payload, config, part, parts = task
     if kind == "pages":
-        chunk = map_pages(payload, config, redirects)
+        chunk = map_pages(payload, config)
     else:
-        path, start, end, max_pages = payload
-        chunk = map_byte_range(path, start, end, config, redirects, max_pages)
-    return chunk.gzip_records()
+        chunk = _map_ranges(*payload, config)
+    return chunk.write_part(parts, part)
 
 
-def _scan_range(task: tuple[str, int, int], _shared: None) -> list[tuple[str, str]]:
-    return [(title, target) for title, target, _ in redirects_in(decompress_range(*task))]
-
-
-def _failed_chunk(task: tuple, failure: Failure) -> MappedChunk:
-    """What a chunk that raised leaves: its byte range, or each page of its batch, as errors."""
-    kind, payload, _config = task
+def _map_ranges(path: str, ranges: list[tuple[int, int]], max_pages: int | None,
+                config: ExtractionConfig) -> MappedChunk:
+    """The streams of a part one by one: a damaged stream is recorded and skipped alone."""
     chunk = MappedChunk()
-    if kind == "range":
-        path, start, end, _ = payload
-        log.error("%s@%d-%d: chunk skipped: %s", path, start, end, failure.reason)
-        chunk.errors.append(PageError(file=f"{path}@{start}-{end}", reason=failure.reason,
-                                      kind="chunk"))
-        return chunk
-    log.error("%s: batch of %d pages skipped: %s", payload[0].source, len(payload), failure.reason)
-    for page in payload:
-        chunk.counts["pages"] += 1
-        chunk.errors.append(PageError(file=page.source, reason=failure.reason, page_id=page.id,
-                                      title=page.title, line=page.line))
+    for start, end in ranges:
+        left = None if max_pages is None else max_pages - chunk.counts["pages"]
+        if left is not None and left <= 0:
+            break
+        try:
+            mapped = map_byte_range(path, start, end, config, left)
+        except DumpFormatError as exc:
+            log.error("%s@%d-%d: chunk skipped: %s", path, start, end, exc.reason)
+            chunk.errors.append(PageError(file=f"{path}@{start}-{end}", reason=exc.reason,
+                                          kind="chunk"))
+            continue
+        chunk.merge(mapped)
     return chunk
 
 
-class _Tasks:
-    """The stream of map tasks over all inputs, honouring ``limit_pages``."""
+def _rewrite_task(task: tuple) -> Counter:
+    layout, part = task
+    return rewrite_part(layout.parts, layout.lookups, layout.rewritten, part)
 
-    def __init__(self, inputs: list[Path], options: BuildOptions, errors: list[PageError],
-                 split: bool):
+
+def _failed_part(task: tuple, failure: Failure) -> PartSummary:
+    """What a part whose task raised leaves: its byte ranges, or each page of its batch, as errors."""
+    kind, payload, _config, part, _parts = task
+    if failure.fatal:
+        raise BuildError(failure.reason)
+    summary = PartSummary(part)
+    if kind == "range":
+        path, ranges, _ = payload
+        where = f"{path}@{ranges[0][0]}-{ranges[-1][1]}"
+        log.error("%s: chunk skipped: %s", where, failure.reason)
+        summary.errors.append(PageError(file=where, reason=failure.reason, kind="chunk"))
+        return summary
+    log.error("%s: batch of %d pages skipped: %s", payload[0].source, len(payload), failure.reason)
+    for page in payload:
+        summary.counts["pages"] += 1
+        summary.errors.append(PageError(file=page.source, reason=failure.reason, page_id=page.id,
+                                        title=page.title, line=page.line))
+    return summary
+
+
+class _Tasks:
+    """The stream of map tasks over all inputs, honouring ``limit_pages``; task ``n`` writes
+    part ``n``."""
+
+    def __init__(self, inputs: list[Path], options: BuildOptions, parts: Path, split: bool):
         self.inputs = inputs
         self.options = options
-        self.errors = errors
+        self.parts = parts
         self.split = split
+        self.errors: list[PageError] = []  # whole files that could not be read to the end
         self.pages_read = 0
+        self.count = 0
         self.files: list[dict] = []
-        self._ranges: dict[Path, tuple[list, Path | None] | None] = {}
-
-    def ranges_of(self, path: Path) -> tuple[list[tuple[int, int, int | None]], Path | None] | None:
-        """The file's byte ranges of whole streams and its index, or None to read it in one go."""
-        if path not in self._ranges:
-            self._ranges[path] = self._find_ranges(path)
-        return self._ranges[path]
 
     def _find_ranges(self, path: Path) -> tuple[list, Path | None] | None:
+        """The file's byte ranges of whole streams and its index, or None to read it in one go."""
         if not self.options.use_index or not self.split:
             return None
         index = find_index(path)
@@ -134,17 +185,22 @@ class _Tasks:
 
     def __iter__(self) -> Iterator[tuple]:
         for path in self.inputs:
-            ranges = self.ranges_of(path)
+            ranges = self._find_ranges(path)
             yield from (self._range_tasks(path, *ranges) if ranges else self._pages(path))
             if self._left() == 0:
                 return
+
+    def _task(self, kind: str, payload, config: ExtractionConfig) -> tuple:
+        self.count += 1
+        return kind, payload, config, self.count - 1, self.parts
 
     def _left(self) -> int | None:
         limit = self.options.limit_pages
         return None if limit is None else max(0, limit - self.pages_read)
 
     def _range_tasks(self, path: Path, ranges: list, index: Path | None) -> Iterator[tuple]:
-        """One task per stream; the path is absolute, for workers on other nodes or dirs."""
+        """Consecutive streams grouped up to ``range_bytes``; the path is absolute, for
+        workers on other nodes or dirs."""
         site = read_siteinfo(path)
         config = self.options.config_for(site)
         self.files.append({"path": str(path), "index": str(index) if index else None,
@@ -152,13 +208,22 @@ class _Tasks:
         log.info("%s: multistream, %d streams (%s), workers read byte ranges", path, len(ranges),
                  f"index {index}" if index else "found by a scan")
         absolute = str(path.resolve())
+        limited = self.options.limit_pages is not None
+        group: list[tuple[int, int]] = []
+        allowed = 0  # pages the group may read, under --limit-pages
         for start, end, pages in ranges:
             left = self._left()
             if left == 0:
-                return
-            if left is not None:
+                break
+            group.append((start, end))
+            if limited:
+                allowed += min(pages, left)
                 self.pages_read += min(pages, left)
-            yield ("range", (absolute, start, end, left), config)
+            if end - group[0][0] >= self.options.range_bytes or self._left() == 0:
+                yield self._task("range", (absolute, group, allowed if limited else None), config)
+                group, allowed = [], 0
+        if group:
+            yield self._task("range", (absolute, group, allowed if limited else None), config)
 
     def _pages(self, path: Path) -> Iterator[tuple]:
         reader = DumpReader(path)
@@ -175,7 +240,7 @@ class _Tasks:
                 pages += 1
                 self.pages_read += 1
                 if batch_bytes >= self.options.batch_bytes or self._left() == 0:
-                    yield ("pages", batch, config)
+                    yield self._task("pages", batch, config)
                     batch, batch_bytes = [], 0
                 if self._left() == 0:
                     break
@@ -188,7 +253,7 @@ class _Tasks:
             entry["fault"] = f"line {exc.line}: {exc.reason}"
         entry.update(lang=reader.siteinfo.lang, dbname=reader.siteinfo.dbname, pages=pages)
         if batch:
-            yield ("pages", batch, config or self.options.config_for(reader.siteinfo))
+            yield self._task("pages", batch, config or self.options.config_for(reader.siteinfo))
 
 
 def build(inputs: list[str | os.PathLike], out: str | os.PathLike,
@@ -205,81 +270,53 @@ def build(inputs: list[str | os.PathLike], out: str | os.PathLike,
         if not path.is_file():
             raise BuildError(f"{path}: no such dump file")
     with atomic_directory(out) as work:
-        stats = _build_into(work, paths, options)
+        layout = _Layout.under(work, options.tmp_dir)
+        try:
+            stats = _build_into(work, layout, paths, options)
+        finally:
+            layout.remove()
         if finalize is not None:
             stats.update(finalize(work))
             (work / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
     return stats
 
 
-def _collect_redirects(tasks: _Tasks, engine: Engine) -> RedirectResolver:
-    """Pre-pass: the redirects of every input, normalised, as one resolver."""
-    raw: dict[str, str] = {}
-    for path in tasks.inputs:
-        ranges = tasks.ranges_of(path)
-        if ranges:
-            pairs = _redirects_of_ranges(path, ranges[0], engine)
-        else:
-            pairs = scan_redirects(path, tasks.options.limit_pages)
-        titles = TitleNormalizer(read_siteinfo(path))
-        for title, target in pairs:
-            source, resolved = titles.article(title), titles.article(target)
-            if source and resolved and source != resolved:
-                raw[source] = resolved
-    return RedirectResolver(raw)
+class _Errors:
+    """errors.jsonl, written as errors come (a whole dump's bad pages are never all held)."""
+
+    def __init__(self, path: Path):
+        self.writer = JsonlWriter(path)
+        self.first: PageError | None = None
+
+    def write(self, errors: list[PageError]) -> None:
+        for error in errors:
+            self.first = self.first or error
+            self.writer.write(error.to_json())
 
 
-def _redirects_of_ranges(path: Path, ranges: list, engine: Engine) -> Iterator[tuple[str, str]]:
-    """A range that fails here is skipped: the map pass fails on it too and records it."""
-    absolute = str(path.resolve())
-    for (_, start, end), found in engine.map(_scan_range, [(absolute, s, e) for s, e, _ in ranges]):
-        if isinstance(found, Failure):
-            log.warning("%s@%d-%d: redirects not read: %s", absolute, start, end, found.reason)
-        else:
-            yield from found
-
-
-def _build_into(work: Path, paths: list[Path], options: BuildOptions) -> dict:
+def _build_into(work: Path, layout: _Layout, paths: list[Path], options: BuildOptions) -> dict:
     started = time.perf_counter()
-    errors: list[PageError] = []
+    seconds: dict[str, float] = {}
     counts: Counter = Counter()
-    anchors: Counter = Counter()
-    titles: list[str] = []
-    writers = {name: GzipMemberWriter(work / f"{name}.jsonl.gz") for name in OUTPUTS}
-    bar = tqdm(desc="extract", unit=" pages", disable=not options.progress or None, leave=False)
+    layout.make()
+    errors = _Errors(work / "errors.jsonl")
     try:
         with make_engine(options.engine, options.workers, options.ray_address) as engine:
-            seconds = {"engine": time.perf_counter() - started}
-            tasks = _Tasks(paths, options, errors, split=engine.parallel)
-            redirects = _collect_redirects(tasks, engine)
-            seconds["redirects"] = time.perf_counter() - started - seconds["engine"]
-            engine.share(redirects)
-            for task, chunk in engine.map(_run_task, tasks):
-                if isinstance(chunk, Failure):
-                    chunk = _failed_chunk(task, chunk)
-                for name, data in chunk.records.items():
-                    writers[name].write_member(data, chunk.counts[name])
-                counts.update(chunk.counts)
-                anchors.update(chunk.anchors)
-                titles.extend(chunk.titles)
-                errors.extend(chunk.errors)
-                bar.update(chunk.counts["pages"])
-            seconds["map"] = time.perf_counter() - started - seconds["engine"] - seconds["redirects"]
+            seconds["engine"] = time.perf_counter() - started
+            tasks = _Tasks(paths, options, layout.parts, split=engine.parallel)
+            parts = _map(tasks, engine, errors, counts, options.progress)
+            errors.write(tasks.errors)
+            seconds["map"] = _since(started, seconds)
+            if options.strict and errors.writer.count:
+                raise BuildError(f"{errors.writer.count} page(s) failed; first: "
+                                 f"{errors.first.to_json()}")
+            reduced = _reduce(layout, options, engine)
+            seconds["reduce"] = _since(started, seconds)
+            _rewrite(layout, parts, engine, counts, options.progress)
+            seconds["rewrite"] = _since(started, seconds)
     finally:
-        bar.close()
-        for writer in writers.values():
-            writer.close()
-    if options.strict and errors:
-        raise BuildError(f"{len(errors)} page(s) failed; first: {errors[0].to_json()}")
-    aliases = _alias_table(anchors, titles, redirects)
-    if options.ner:
-        counts["linked_mentions"] += _link_ner_mentions(work / "sentences.jsonl.gz", aliases)
-    with JsonlWriter(work / "aliases.jsonl.gz") as out:
-        for row in aliases.rows():
-            out.write(row)
-    with JsonlWriter(work / "errors.jsonl") as out:
-        for error in errors:
-            out.write(error.to_json())
+        errors.writer.close()
+    _concatenate(layout.rewritten, parts, work)
     seconds["total"] = time.perf_counter() - started
     stats = {
         "pages": counts["pages"],
@@ -291,9 +328,11 @@ def _build_into(work: Path, paths: list[Path], options: BuildOptions) -> dict:
         "links": counts["links"],
         "sentences": counts["sentences"],
         "linked_mentions": counts["linked_mentions"],
-        "aliases": len(aliases.counts),
-        "redirect_cycles": redirects.cycles,
-        "errors": len(errors),
+        "aliases": reduced["aliases"],
+        "redirect_cycles": reduced["redirect_cycles"],
+        "spilled_bytes": reduced["spilled_bytes"],
+        "errors": errors.writer.count,
+        "parts": len(parts),
         "format": FORMAT,
         "inputs": tasks.files,
         "options": asdict(options),
@@ -303,25 +342,69 @@ def _build_into(work: Path, paths: list[Path], options: BuildOptions) -> dict:
     return stats
 
 
-def _alias_table(anchors: Counter, titles: list[str], redirects: RedirectResolver) -> AliasTable:
-    aliases = AliasTable()
-    for (surface, target), count in anchors.items():
-        aliases.add(surface, target, count)
-    for title in titles:
-        aliases.add_title(title)
-    for source in redirects.redirects:
-        aliases.add(source, redirects.resolve(source))
-    return aliases
+def _since(started: float, seconds: dict[str, float]) -> float:
+    return time.perf_counter() - started - sum(seconds.values())
 
 
-def _link_ner_mentions(path: Path, aliases: AliasTable) -> int:
-    """Rewrite the sentences file with NER mentions linked where an alias has a winner."""
-    linked = 0
-    with atomic_file(path) as tmp, JsonlWriter(tmp) as out:
-        for sentence in read_jsonl(path):
-            for mention in sentence["mentions"]:
-                if mention["source"] == "ner" and mention["title"] is None:
-                    mention["title"] = aliases.link(mention["surface"])
-                    linked += mention["title"] is not None
-            out.write(sentence)
-    return linked
+def _map(tasks: _Tasks, engine, errors: _Errors, counts: Counter, progress: bool) -> list[int]:
+    """Run the map tasks; returns the parts written (a failed task writes none)."""
+    written: list[int] = []
+    with tqdm(desc="extract", unit=" pages", disable=not progress or None, leave=False) as bar:
+        for task, summary in engine.map(_map_task, tasks):
+            if isinstance(summary, Failure):
+                summary = _failed_part(task, summary)
+            else:
+                written.append(summary.part)
+            errors.write(summary.errors)
+            counts.update(summary.counts)
+            bar.update(summary.counts["pages"])
+    return written
+
+
+def _reduce(layout: _Layout, options: BuildOptions, engine) -> dict:
+    threads = min(getattr(engine, "workers", None) or 1, os.cpu_count() or 1)
+    reduction = Reduction(layout.parts, layout.spill, options.memory_limit, threads,
+                          options.spill_limit)
+    spilled = 0
+    try:
+        cycles = reduction.resolve_redirects()
+        aliases = reduction.build_aliases()
+        spilled = max(spilled, reduction.spilled())
+        reduction.write_lookups(layout.lookups)
+        spilled = max(spilled, reduction.spilled())
+        reduction.write_aliases(layout.parts.parent / "aliases.jsonl.gz")
+        spilled = max(spilled, reduction.spilled())
+    except ReduceError as exc:
+        raise BuildError(f"reduce step (spilling to {layout.spill}): {exc}") from exc
+    finally:
+        reduction.close()
+    if spilled:
+        log.info("the reduce step spilled %.1f MB past its %s budget", spilled / 1e6,
+                 options.memory_limit)
+    return {"aliases": aliases, "redirect_cycles": cycles, "spilled_bytes": spilled}
+
+
+def _rewrite(layout: _Layout, parts: list[int], engine, counts: Counter, progress: bool) -> None:
+    """Resolve each part's titles (a part that fails here fails the build: its pages were
+    read and mapped, and leaving them out would lose them silently)."""
+    with tqdm(desc="resolve", total=len(parts), unit=" parts", disable=not progress or None,
+              leave=False) as bar:
+        for (_layout, part), outcome in engine.map(_rewrite_task, [(layout, p) for p in parts]):
+            if isinstance(outcome, Failure):
+                raise BuildError(f"part {part}: rewrite failed: {outcome.reason}")
+            for name in ("links", "linked_mentions"):
+                counts[name] += outcome[name]
+            bar.update()
+
+
+def _concatenate(rewritten: Path, parts: list[int], work: Path) -> None:
+    """Each output is its parts' gzip members in part order: one valid gzip stream."""
+    for name in OUTPUTS:
+        with open(work / f"{name}.jsonl.gz", "wb") as out:
+            for part in parts:
+                path = rewritten / part_name(name, part)
+                if path.exists():
+                    with open(path, "rb") as member:
+                        shutil.copyfileobj(member, out, 1 << 20)
+            if out.tell() == 0:  # no part had such records: still a valid, empty gzip file
+                out.write(gzip_member(b""))

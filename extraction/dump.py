@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import html
 import logging
 import os
 import re
@@ -228,43 +227,6 @@ def _chunks(stream: BinaryIO) -> Iterator[bytes | Exception]:
         yield chunk
         if not chunk:
             return
-
-
-_REDIRECT_HEADER = re.compile(
-    rb"<title>([^<]*)</title>\s*<ns>(-?\d+)</ns>\s*<id>\d+</id>\s*<redirect title=\"([^\"]*)\"")
-
-
-def redirects_in(data: bytes) -> Iterator[tuple[str, str, int]]:
-    """``(title, raw target, end offset)`` of each namespace-0 redirect header in ``data``."""
-    for match in _REDIRECT_HEADER.finditer(data):
-        if match.group(2) == b"0":
-            yield (html.unescape(match.group(1).decode("utf-8", "replace")),
-                   html.unescape(match.group(3).decode("utf-8", "replace")), match.end())
-
-
-def scan_redirects(path: str | os.PathLike,
-                   max_pages: int | None = None) -> Iterator[tuple[str, str]]:
-    """``(title, raw target)`` of every namespace-0 redirect page, by a regex over the bytes.
-
-    A pre-pass that costs about one decompression: knowing every redirect before the
-    pages are mapped lets each worker resolve titles itself, so no global reduce step is
-    needed.  Reads the ``<redirect title=...>`` element of export format 0.4 and later;
-    a fault in the file ends the scan quietly (the main pass reports it).
-    """
-    overlap, pages = b"", 0
-    with open_binary(path) as stream:
-        for chunk in _chunks(stream):
-            if isinstance(chunk, Exception) or not chunk:
-                return
-            data = overlap + chunk
-            last_end = 0
-            for title, target, end in redirects_in(data):
-                yield title, target
-                last_end = end
-            pages += chunk.count(b"<page>")
-            if max_pages is not None and pages > max_pages:
-                return
-            overlap = data[max(last_end, len(data) - 4096):]
 
 
 def read_siteinfo(path: str | os.PathLike) -> SiteInfo:

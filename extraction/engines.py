@@ -2,11 +2,11 @@
 
 An engine maps a pure function over a stream of tasks and yields ``(task, outcome)`` in
 task order, with a bounded number of tasks in flight: the collecting process writes the
-chunks in input order (so 1 or N workers, local or Ray, give the same records) and
+parts in input order (so 1 or N workers, local or Ray, give the same records) and
 its memory does not grow with the dump.  ``outcome`` is the function's result, or a
-:class:`Failure` if the call raised, which the build records in ``errors.jsonl`` before
-going on.  ``share(obj)`` hands one read-only object (the redirect resolver) to every
-later call as its second argument; each worker receives it once, not with every task.
+:class:`Failure` if the call raised (or its worker died twice), which the build records
+in ``errors.jsonl`` before going on.  Tasks carry everything they need (a batch of pages,
+or a file's byte ranges and the paths to write to): no worker holds state of the wiki.
 
 ``wikikg build --engine`` picks one: :class:`LocalEngine` (this process or a
 multiprocessing pool) or :class:`RayEngine` (Ray tasks on a local instance or a
@@ -15,11 +15,14 @@ cluster).  ``ray`` is imported only by the latter: it is an optional extra.
 
 from __future__ import annotations
 
+import errno
 import logging
 import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,7 +30,7 @@ from extraction.dump import DumpFormatError
 
 log = logging.getLogger(__name__)
 
-Function = Callable[[Any, Any], Any]
+Function = Callable[[Any], Any]
 
 
 class EngineError(Exception):
@@ -36,15 +39,18 @@ class EngineError(Exception):
 
 @dataclass(frozen=True)
 class Failure:
-    """A call that raised (on Ray: on its last try); ``reason`` says why."""
+    """A call that raised (on Ray: on its last try); ``reason`` says why.  ``fatal``: the
+    machine's fault, not the chunk's (the disk is full), so the build must stop."""
 
     reason: str
+    fatal: bool = False
 
     @classmethod
     def of(cls, exc: BaseException) -> Failure:
         if isinstance(exc, DumpFormatError):
             return cls(exc.reason)
-        return cls(f"{type(exc).__name__}: {exc}")
+        fatal = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        return cls(f"{type(exc).__name__}: {exc}", fatal)
 
 
 class Engine(Protocol):
@@ -52,7 +58,6 @@ class Engine(Protocol):
 
     def __enter__(self) -> Engine: ...
     def __exit__(self, *exc) -> None: ...
-    def share(self, shared: Any) -> None: ...
     def map(self, function: Function, tasks: Iterable) -> Iterator[tuple[Any, Any]]: ...
 
 
@@ -65,19 +70,11 @@ def make_engine(name: str, workers: int | None = None, address: str | None = Non
     raise EngineError(f"unknown engine {name!r} (local or ray)")
 
 
-_SHARED: Any = None  # what share() gave, in this process and in every pool worker
-
-
-def _set_shared(shared: Any) -> None:
-    global _SHARED
-    _SHARED = shared
-
-
 def _attempt(function: Function, task: Any) -> Any:
     """One call, run where the task runs; an exception comes back as a :class:`Failure`
     (a pool would have to pickle the exception, and not every exception pickles)."""
     try:
-        return function(task, _SHARED)
+        return function(task)
     except Exception as exc:
         return Failure.of(exc)
 
@@ -87,70 +84,71 @@ class LocalEngine:
 
     A call that raises is not retried: the functions are pure and read local files, so a
     second try on the same bytes fails the same way (Ray retries because there a failure
-    may be the node's, not the chunk's).
+    may be the node's, not the chunk's).  A worker that *dies* (killed, out of memory)
+    breaks the pool: a new pool is started and every task that was in flight runs once
+    more; one caught in a second break comes back as a :class:`Failure`.
     """
 
     def __init__(self, workers: int = 1):
         self.workers = workers
         self.parallel = workers > 1
-        self.pool = None
+        self.pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> LocalEngine:
-        self._start_pool()
+        if self.workers > 1:
+            self._start_pool()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._stop_pool()
-
-    def share(self, shared: Any) -> None:
-        """Hand ``shared`` to fresh workers (inherited by fork, pickled once by spawn)."""
-        _set_shared(shared)
-        self._stop_pool()
-        self._start_pool()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
 
     def map(self, function: Function, tasks: Iterable) -> Iterator[tuple[Any, Any]]:
         if self.pool is None:
             yield from ((task, _attempt(function, task)) for task in tasks)
             return
-        pending: deque = deque()
+        pending: deque[list] = deque()  # [task, future or outcome, tries]
         for task in tasks:
-            pending.append((task, self.pool.apply_async(_attempt, (function, task))))
+            pending.append([task, self.pool.submit(_attempt, function, task), 1])
             if len(pending) >= 3 * self.workers:
-                task, result = pending.popleft()
-                yield task, result.get()
-        for task, result in pending:
-            yield task, result.get()
+                yield self._first(pending, function)
+        while pending:
+            yield self._first(pending, function)
+
+    def _first(self, pending: deque, function: Function) -> tuple[Any, Any]:
+        while True:
+            task, future, _tries = pending[0]
+            if not isinstance(future, Future):
+                pending.popleft()
+                return task, future
+            try:
+                outcome = future.result()
+            except BrokenProcessPool:
+                self._restart(pending, function)
+                continue
+            pending.popleft()
+            return task, outcome
+
+    def _restart(self, pending: deque, function: Function) -> None:
+        log.warning("a worker process died: restarting the pool, %d task(s) in flight run again",
+                    sum(isinstance(entry[1], Future) for entry in pending))
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self._start_pool()
+        for entry in pending:
+            task, future, tries = entry
+            if not isinstance(future, Future):
+                continue
+            if future.done() and future.exception() is None:
+                continue  # it finished before the break
+            if tries >= 2:
+                entry[1] = Failure("its worker process died (twice)")
+            else:
+                entry[1], entry[2] = self.pool.submit(_attempt, function, task), tries + 1
 
     def _start_pool(self) -> None:
-        if self.workers > 1:
-            context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-            self.pool = context.Pool(self.workers, _set_shared, (_SHARED,))
-
-    def _stop_pool(self) -> None:
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
-            self.pool = None
-
-
-_WORKER_SHARED: dict[str, Any] = {}  # object id -> the shared object, in a Ray worker
-
-
-def _call_in_worker(function: Function, task: Any, box: list) -> Any:
-    return function(task, _shared_in_worker(box))
-
-
-def _shared_in_worker(box: list) -> Any:
-    """The object behind ``box = [ref]``, fetched once per worker process and kept."""
-    if not box:
-        return None
-    ref = box[0]
-    if ref.hex() not in _WORKER_SHARED:
-        import ray
-
-        _WORKER_SHARED.clear()
-        _WORKER_SHARED[ref.hex()] = ray.get(ref)
-    return _WORKER_SHARED[ref.hex()]
+        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        self.pool = ProcessPoolExecutor(self.workers, mp_context=context)
 
 
 class RayEngine:
@@ -159,11 +157,7 @@ class RayEngine:
     Tasks rather than an actor pool: Ray retries a task that raised or whose worker died
     (``max_retries=1, retry_exceptions=True``: one retry, then the build records the
     chunk) and runs it on any free CPU, so one slow chunk never holds others queued behind
-    it in an actor.  The shared resolver goes into the object store once (``ray.put``);
-    tasks get its reference wrapped in a list, which Ray passes through unresolved, and
-    each worker process fetches it the first time only: a top-level reference would be
-    deserialized for every task, and an English redirect map (~10 M entries) takes
-    seconds to unpickle.
+    it in an actor.
 
     ``workers`` bounds the tasks running at once (default: the cluster's CPUs, one per
     task); up to 3× that many finished results wait for their turn, in task order.  The
@@ -177,7 +171,6 @@ class RayEngine:
         self.workers = workers
         self.address = address
         self.started = False
-        self.shared: list = []
 
     def __enter__(self) -> RayEngine:
         try:
@@ -188,7 +181,7 @@ class RayEngine:
         if not ray.is_initialized():
             self._init()
         self.workers = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        self.call = ray.remote(num_cpus=1, max_retries=1, retry_exceptions=True)(_call_in_worker)
+        self.call = ray.remote(num_cpus=1, max_retries=1, retry_exceptions=True)(_call)
         log.info("Ray at %s: %d CPUs, %d tasks at a time", ray.get_runtime_context().gcs_address,
                  int(ray.cluster_resources().get("CPU", 0)), self.workers)
         return self
@@ -208,9 +201,6 @@ class RayEngine:
         if self.started:
             self.ray.shutdown()
 
-    def share(self, shared: Any) -> None:
-        self.shared = [self.ray.put(shared)]
-
     def map(self, function: Function, tasks: Iterable) -> Iterator[tuple[Any, Any]]:
         window: deque = deque()  # (task, ref) in task order, not yet yielded
         running: set = set()
@@ -223,7 +213,7 @@ class RayEngine:
                     if task is _END:
                         more = False
                         break
-                    ref = self.call.remote(function, task, self.shared)
+                    ref = self.call.remote(function, task)
                     window.append((task, ref))
                     running.add(ref)
                 if window and window[0][1] not in running:
@@ -241,6 +231,10 @@ class RayEngine:
             return self.ray.get(ref)
         except self.ray.exceptions.RayError as exc:
             return Failure.of(getattr(exc, "cause", None) or exc)  # a RayTaskError's own
+
+
+def _call(function: Function, task: Any) -> Any:
+    return function(task)
 
 
 _END = object()

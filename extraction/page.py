@@ -2,8 +2,9 @@
 
 ``extract_page`` and ``extract_batch`` are pure functions of their arguments (and of the
 config), so that any engine (a process pool here; Ray or Spark elsewhere) can run them.
-Titles are resolved through the dump's redirects, collected by a pre-pass
-(:func:`extraction.dump.scan_redirects`) and handed to every worker.
+Titles are left as the page writes them (normalised, not yet resolved through redirects):
+no worker holds the whole wiki's redirect map; the reduce step (:mod:`extraction.reduce`)
+resolves them afterwards.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from functools import lru_cache
 
 from extraction.infobox import infobox_facts
 from extraction.records import Article, Fact, Mention, Page, PageError, Sentence, SiteInfo
-from extraction.resolve import RedirectResolver
 from extraction.sentences import MentionFinder, make_splitter
 from extraction.titles import NS_MAIN, TitleNormalizer
 from extraction.wikitext import HEADING_LINE, LIST_LINE, clean_page, is_disambiguation
@@ -92,13 +92,8 @@ def redirect_target(page: Page, titles: TitleNormalizer) -> str | None:
     return titles.article(raw) if raw else None
 
 
-def extract_page(page: Page, config: ExtractionConfig,
-                 redirects: RedirectResolver | None = None) -> PageResult:
-    """Map one page; any failure becomes a :class:`PageError`, never an exception.
-
-    With ``redirects`` every title the page mentions is resolved to its final article and
-    the page's own redirect names are added as mentions of itself.
-    """
+def extract_page(page: Page, config: ExtractionConfig) -> PageResult:
+    """Map one page; any failure becomes a :class:`PageError`, never an exception."""
     result = PageResult(page.id, page.title, page.ns)
     try:
         size = len(page.text.encode("utf-8"))
@@ -106,8 +101,6 @@ def extract_page(page: Page, config: ExtractionConfig,
             raise ValueError(f"page is {size} bytes, over the {config.max_page_bytes} byte bound")
         with _time_limit(config.page_timeout):
             _fill(result, page, config)
-            if redirects is not None:
-                _resolve(result, redirects)
     except Exception as exc:  # a malformed page must never kill the build
         reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, PageTimeout) else str(exc)
         log.warning("skipping page %s (%r) at %s:%s: %s", page.id, page.title, page.source,
@@ -195,57 +188,9 @@ def _sentences(title: str, page_id: int, clean, config: ExtractionConfig):
     return abstract, sentences
 
 
-def _resolve(result: PageResult, redirects: RedirectResolver) -> None:
-    resolve = redirects.resolve
-    if result.redirect:
-        result.redirect = (result.redirect[0], resolve(result.redirect[1]))
-    article = result.article
-    if article is None:
-        return
-    for fact in result.facts:
-        if fact.value.kind == "entity":
-            fact.value.value = resolve(fact.value.value)
-    merged: Counter = Counter()
-    for target, count in result.links:
-        target = resolve(target)
-        if target != article.title:
-            merged[target] += count
-    result.links = list(merged.items())
-    result.anchors = [(surface, resolve(target)) for surface, target in result.anchors]
-    article.redirects = redirects.names(article.title)
-    own = [n for n in article.redirects if len(n) >= 3 and n[:1].isupper()]
-    for sentence in result.sentences:
-        for mention in sentence.mentions:
-            if mention.title is not None:
-                mention.title = resolve(mention.title)
-        if own:
-            add_name_mentions(sentence, own, article.title)
-
-
-def add_name_mentions(sentence: Sentence, names: list[str], title: str) -> None:
-    """Add ``title`` mentions where one of ``names`` occurs on word boundaries, unclaimed."""
-    text = sentence.text
-    taken = [(m.start, m.end) for m in sentence.mentions]
-    added = False
-    for name in names:
-        start = text.find(name)
-        while start >= 0:
-            end = start + len(name)
-            boundary = ((start == 0 or not text[start - 1].isalnum())
-                        and (end == len(text) or not text[end].isalnum()))
-            if boundary and not any(start < e and s < end for s, e in taken):
-                sentence.mentions.append(Mention(start, end, name, title, "title"))
-                taken.append((start, end))
-                added = True
-            start = text.find(name, end)
-    if added:
-        sentence.mentions.sort(key=lambda m: (m.start, m.end))
-
-
-def extract_batch(pages: list[Page], config: ExtractionConfig,
-                  redirects: RedirectResolver | None = None) -> list[PageResult]:
+def extract_batch(pages: list[Page], config: ExtractionConfig) -> list[PageResult]:
     """Map a batch of pages; with ``config.ner`` spaCy NER runs over the batch's sentences."""
-    results = [extract_page(page, config, redirects) for page in pages]
+    results = [extract_page(page, config) for page in pages]
     if config.ner:
         add_ner_mentions([s for r in results for s in r.sentences], config.spacy_model)
     return results

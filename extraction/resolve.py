@@ -1,105 +1,152 @@
-"""The reduce step's lookups: transitive redirects and the alias table."""
+"""The rewrite step: one part's records, titles resolved through the whole wiki's redirects.
+
+A part is rewritten with the lookups the reduce step (:mod:`extraction.reduce`) wrote for
+it: only the titles, articles and surfaces that part refers to, so a worker's memory is
+bounded by the part, not by the wiki.  The rules, record by record:
+
+- every title (fact values, link targets, mention titles, redirect targets) becomes the
+  article its redirect chain ends at;
+- an article gets the sorted names of the redirects that lead to it (``redirects``), and
+  its sentences a ``title`` mention wherever one of those names (3+ characters, upper-case
+  first) occurs unclaimed: these count before spaCy's NER mentions, which were found in
+  the map step and give way where they overlap one;
+- a page's links are merged per resolved target, a link to the page itself dropped;
+- an unlinked NER mention takes the alias table's clear winner for its surface (or for
+  the surface without a leading "the ", when the table has no such surface).
+"""
 
 from __future__ import annotations
 
-import logging
-from collections import Counter, defaultdict
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from extraction.titles import strip_disambiguator
+import orjson
 
-log = logging.getLogger(__name__)
+from common.atomic import atomic_file
+from common.jsonl import gzip_member, read_jsonl
+from extraction.chunk import OUTPUTS, normalize_surface, part_name
+
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
-class RedirectResolver:
-    """Follows redirect chains to their final article; a cycle resolves to where it began."""
+@dataclass
+class PartLookups:
+    """What one part needs to know of the whole wiki."""
 
-    def __init__(self, redirects: dict[str, str] | None = None):
-        self.redirects = redirects or {}
-        self._memo: dict[str, str] = {}
-        self.cycles = 0
-        self._names: dict[str, list[str]] | None = None
+    targets: dict[str, str] = field(default_factory=dict)
+    names: dict[str, list[str]] = field(default_factory=dict)
+    links: dict[str, str | None] = field(default_factory=dict)
 
-    def names(self, title: str) -> list[str]:
-        """The redirect titles that lead to ``title``, sorted."""
-        if self._names is None:
-            self._names = self.names_of()
-        return list(self._names.get(title, ()))
+    @classmethod
+    def read(cls, directory: Path, part: int) -> PartLookups:
+        import pyarrow.parquet as pq
+
+        def rows(name: str) -> list[tuple]:
+            table = pq.read_table(directory / f"{name}.parquet", filters=[("part", "=", part)])
+            columns = [table.column(i).to_pylist() for i in range(1, table.num_columns)]
+            return list(zip(*columns))
+
+        return cls(dict(rows("resolve")), dict(rows("names")), dict(rows("surfaces")))
 
     def resolve(self, title: str) -> str:
-        if title not in self.redirects:
-            return title
-        if title in self._memo:
-            return self._memo[title]
-        seen, current = [title], title
-        while current in self.redirects:
-            current = self.redirects[current]
-            if current in seen:
-                log.warning("redirect cycle: %s", " -> ".join(seen + [current]))
-                self.cycles += 1
-                current = title
-                break
-            if current in self._memo:
-                current = self._memo[current]
-                break
-            seen.append(current)
-        for name in seen:
-            self._memo[name] = current
-        return current
-
-    def names_of(self) -> dict[str, list[str]]:
-        """Article -> the sorted redirect titles that lead to it."""
-        inverse: dict[str, list[str]] = defaultdict(list)
-        for source in self.redirects:
-            target = self.resolve(source)
-            if target != source:
-                inverse[target].append(source)
-        return {target: sorted(names) for target, names in inverse.items()}
-
-
-class AliasTable:
-    """Surface form -> candidate articles with counts, from anchors, titles and redirects.
-
-    A surface links to its most frequent target only when that target holds more than
-    half of the surface's weight (``min_share``); otherwise it stays unlinked.  Titles and
-    redirect names add a weight of 1 each to their article.
-    """
-
-    def __init__(self, min_share: float = 0.5):
-        self.counts: dict[str, Counter] = defaultdict(Counter)
-        self.min_share = min_share
-
-    def add(self, surface: str, target: str, weight: int = 1) -> None:
-        surface = " ".join(surface.split())
-        if surface:
-            self.counts[surface][target] += weight
-
-    def add_title(self, title: str) -> None:
-        self.add(title, title)
-        short = strip_disambiguator(title)
-        if short != title:
-            self.add(short, title)
+        return self.targets.get(title, title)
 
     def link(self, surface: str) -> str | None:
-        """The clear winner for a surface (a leading "the" ignored), else ``None``."""
-        surface = " ".join(surface.split())
-        candidates = self.counts.get(surface)
-        if not candidates and surface[:4].lower() == "the ":
-            candidates = self.counts.get(surface[4:])
-        if not candidates:
-            return None
-        (best, count), *_ = candidates.most_common(1)
-        return best if count > self.min_share * sum(candidates.values()) else None
+        surface = normalize_surface(surface)
+        if surface in self.links:
+            return self.links[surface]
+        if surface[:4].lower() == "the ":
+            return self.links.get(surface[4:])
+        return None
 
-    def resolved(self, resolver: RedirectResolver) -> AliasTable:
-        """The same table with every target followed through redirects (counts merged)."""
-        table = AliasTable(self.min_share)
-        for surface, candidates in self.counts.items():
-            for target, count in candidates.items():
-                table.counts[surface][resolver.resolve(target)] += count
-        return table
 
-    def rows(self):
-        for surface in sorted(self.counts):
-            candidates = self.counts[surface]
-            yield {"alias": surface, "targets": dict(candidates.most_common()),
-                   "link": self.link(surface)}
+def rewrite_entity(record: dict, lookups: PartLookups) -> Iterator[dict]:
+    record["redirects"] = lookups.names.get(record["title"], [])
+    yield record
+
+
+def rewrite_fact(record: dict, lookups: PartLookups) -> Iterator[dict]:
+    if record["kind"] == "entity":
+        record["value"] = lookups.resolve(record["value"])
+    yield record
+
+
+def rewrite_links(record: dict, lookups: PartLookups) -> Iterator[dict]:
+    source = record["source"]
+    merged: Counter = Counter()
+    for target, count in record["targets"]:
+        target = lookups.resolve(target)
+        if target != source:
+            merged[target] += count
+    for target, count in merged.items():
+        yield {"source": source, "target": target, "count": count}
+
+
+def rewrite_redirect(record: dict, lookups: PartLookups) -> Iterator[dict]:
+    record["target"] = lookups.resolve(record["target"])
+    yield record
+
+
+def rewrite_sentence(record: dict, lookups: PartLookups) -> Iterator[dict]:
+    for mention in record["mentions"]:
+        if mention["title"] is not None:
+            mention["title"] = lookups.resolve(mention["title"])
+    own = [n for n in lookups.names.get(record["page"], ()) if len(n) >= 3 and n[:1].isupper()]
+    if own:
+        add_name_mentions(record, own, record["page"])
+    for mention in record["mentions"]:
+        if mention["source"] == "ner" and mention["title"] is None:
+            mention["title"] = lookups.link(mention["surface"])
+    yield record
+
+
+def add_name_mentions(sentence: dict, names: list[str], title: str) -> None:
+    """Add ``title`` mentions where one of ``names`` occurs on word boundaries, unclaimed
+    except by NER mentions, which are dropped where a new mention overlaps them."""
+    text = sentence["text"]
+    kept = [m for m in sentence["mentions"] if m["source"] != "ner"]
+    taken = [(m["start"], m["end"]) for m in kept]
+    added = []
+    for name in names:
+        start = text.find(name)
+        while start >= 0:
+            end = start + len(name)
+            boundary = ((start == 0 or not text[start - 1].isalnum())
+                        and (end == len(text) or not text[end].isalnum()))
+            if boundary and not any(start < e and s < end for s, e in taken):
+                added.append({"start": start, "end": end, "surface": name, "title": title,
+                              "source": "title"})
+                taken.append((start, end))
+            start = text.find(name, end)
+    if not added:
+        return
+    ner = [m for m in sentence["mentions"] if m["source"] == "ner" and not any(
+        m["start"] < a["end"] and a["start"] < m["end"] for a in added)]
+    sentence["mentions"] = sorted(kept + ner + added, key=lambda m: (m["start"], m["end"]))
+
+
+REWRITERS: dict[str, Callable[[dict, PartLookups], Iterator[dict]]] = {
+    "entities": rewrite_entity, "facts": rewrite_fact, "links": rewrite_links,
+    "sentences": rewrite_sentence, "redirects": rewrite_redirect}
+
+
+def rewrite_part(parts: Path, lookups_dir: Path, out: Path, part: int) -> Counter:
+    """Rewrite part ``part`` of ``parts`` into ``out`` (same file names, one gzip member
+    each); returns the records written per output and the linked mentions."""
+    lookups = PartLookups.read(lookups_dir, part)
+    counts: Counter = Counter()
+    for name in OUTPUTS:
+        data = bytearray()
+        for record in read_jsonl(parts / part_name(name, part)):
+            for rewritten in REWRITERS[name](record, lookups):
+                data += orjson.dumps(rewritten, option=_NEWLINE)
+                counts[name] += 1
+                if name == "sentences":
+                    counts["linked_mentions"] += sum(m["title"] is not None
+                                                     for m in rewritten["mentions"])
+        if data:
+            with atomic_file(out / part_name(name, part)) as tmp:
+                tmp.write_bytes(gzip_member(bytes(data)))
+    return counts

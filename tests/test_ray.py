@@ -154,7 +154,7 @@ def test_a_failing_task_is_retried_once_then_reported(ray_cluster, tmp_path):
     failing runs exactly twice and comes back as a Failure naming its last error."""
     from extraction.engines import Failure, RayEngine
 
-    def attempt(task, shared):  # nested, so Ray ships it by value to its workers
+    def attempt(task):  # nested, so Ray ships it by value to its workers
         marker, failures = task
         tries = len(marker.read_text()) if marker.exists() else 0
         marker.write_text("x" * (tries + 1))

