@@ -44,16 +44,15 @@ def measured(command: list[str]) -> tuple[float, int]:
 
 
 def distinct_dumps(copies: list[int], tmp: Path) -> dict[int, tuple[Path, Path]]:
-    """N -> (plain dump, multistream copy with its index)."""
-    from extraction.multistream import repack_multistream
-
+    """N -> (plain dump, multistream copy with its index: ``wikikg repack``)."""
     dumps = {}
     for n in copies:
         plain = tmp / f"d{n}.xml.bz2"
         subprocess.run([PY, str(TOOLS / "make_distinct_dump.py"), str(SAMPLE), str(n), str(plain)],
                        check=True)
         multistream = tmp / f"d{n}-multistream.xml.bz2"
-        repack_multistream(plain, multistream, pages_per_stream=100)
+        subprocess.run([PY, "-m", "wikikg.cli", "-q", "repack", str(plain), "--out",
+                        str(multistream)], check=True, capture_output=True)
         dumps[n] = (plain, multistream)
     return dumps
 
@@ -76,6 +75,15 @@ def run_build(dump: Path, out: Path, workers: int, budget: str | None, graph: bo
     stats = json.loads((out / "stats.json").read_text())
     return {"wall": wall, "rss": rss, "pages": stats["pages"], "articles": stats["articles"],
             "spilled": stats.get("spilled_bytes", 0), "seconds": stats["seconds"]}
+
+
+def run_dataset(graph: Path, out: Path, budget: str) -> dict:
+    """``wikikg dataset re`` on a graph built by :func:`run_build` (its stats give the size)."""
+    wall, rss = measured([PY, "-m", "wikikg.cli", "-q", "dataset", "re", str(graph), "--out",
+                          str(out), "--memory-limit", budget])
+    build_stats = json.loads((graph / "stats.json").read_text())
+    return {"wall": wall, "rss": rss, "pages": build_stats["pages"],
+            "articles": build_stats["articles"], "spilled": 0, "seconds": {}}
 
 
 def slope(small: dict, large: dict) -> float:
@@ -107,7 +115,8 @@ def scaling_section(title: str, runs: dict[int, dict]) -> tuple[str, float]:
             f"article** (extrapolated to {ENGLISH_ARTICLES / 1e6:.1f} M articles: "
             f"{english / 1024:.1f} GiB).")
     if len(sizes) >= 3:
-        text += (f" Pages/s at {sizes[-1]}× vs {sizes[-2]}×: "
+        text += (f" From {sizes[-2]}× to {sizes[-1]}×: {slope(runs[sizes[-2]], large):.1f} KiB per "
+                 f"added article. Pages/s at {sizes[-1]}× vs {sizes[-2]}×: "
                  f"**{speed[sizes[-1]] / speed[sizes[-2]]:.2f}×**.")
     return text, per_article
 
@@ -117,32 +126,38 @@ def main() -> None:
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 10, 40])
     parser.add_argument("--budget", default="256MB", help="--memory-limit of the small-budget runs")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--plateau", type=int, nargs="*", default=[100],
+                        help="larger copies for the first configuration only (memory plateau)")
     args = parser.parse_args()
     copies = sorted(args.copies)
     command = (f".venv/bin/python bench/bench_scale.py --copies {' '.join(map(str, copies))} "
-               f"--budget {args.budget} --workers {args.workers}")
+               f"--plateau {' '.join(map(str, args.plateau))} --budget {args.budget} "
+               f"--workers {args.workers}")
     sections = [f"Machine: {machine()}. Command: `{command}`. One run per cell (each a fresh "
                 "process; peak = summed RSS of the whole process tree, sampled every 0.2 s by "
                 "`../shared/tools/peak_rss.py`)."]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        dumps = distinct_dumps(copies, tmp)
+        dumps = distinct_dumps(sorted(set(copies + args.plateau)), tmp)
         largest = copies[-1]
+        small = f"--memory-limit {args.budget}"
         plans = {
-            f"extraction, multistream, {args.workers} workers, --memory-limit {args.budget}":
-                lambda n: run_build(dumps[n][1], tmp / "ms", args.workers, args.budget),
-            f"extraction, plain dump, {args.workers} workers, --memory-limit {args.budget}":
-                lambda n: run_build(dumps[n][0], tmp / "plain", args.workers, args.budget),
-            f"`wikikg build` (extraction and graph), multistream, {args.workers} workers, "
-            f"--memory-limit {args.budget}":
-                lambda n: run_build(dumps[n][1], tmp / "graph", args.workers, args.budget, True),
+            f"extraction, multistream, {args.workers} workers, {small}":
+                (copies + args.plateau, lambda n: run_build(dumps[n][1], tmp / "ms", args.workers,
+                                                            args.budget)),
+            f"extraction, plain dump, {args.workers} workers, {small}":
+                (copies, lambda n: run_build(dumps[n][0], tmp / "plain", args.workers, args.budget)),
             f"extraction, multistream, {args.workers} workers, default budget":
-                lambda n: run_build(dumps[n][1], tmp / "default", args.workers, None),
+                (copies, lambda n: run_build(dumps[n][1], tmp / "default", args.workers, None)),
+            f"`wikikg build` (extraction and graph), multistream, {args.workers} workers, {small}":
+                (copies, lambda n: run_build(dumps[n][1], tmp / f"graph{n}", args.workers,
+                                             args.budget, True)),
+            f"`wikikg dataset re` on that graph, {small}":
+                (copies, lambda n: run_dataset(tmp / f"graph{n}", tmp / "re", args.budget)),
         }
-        slopes = {}
-        for title, plan in plans.items():
-            runs = {n: plan(n) for n in copies}
-            text, slopes[title] = scaling_section(title, runs)
+        for title, (sizes, plan) in plans.items():
+            runs = {n: plan(n) for n in sizes}
+            text, _ = scaling_section(title, runs)
             sections.append(text)
             print(text, flush=True)
         one = run_build(dumps[largest][1], tmp / "one", 1, args.budget)

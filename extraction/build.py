@@ -23,17 +23,20 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
 from common.atomic import atomic_directory
+from common.duck import DEFAULT_MEMORY_LIMIT, DatabaseError
 from common.jsonl import JsonlWriter, gzip_member
 from extraction.chunk import OUTPUTS, MappedChunk, PartSummary, map_byte_range, map_pages, part_name
 from extraction.dump import DumpFormatError, DumpReader, read_siteinfo
@@ -41,7 +44,7 @@ from extraction.engines import Failure, make_engine
 from extraction.multistream import find_index, scan_stream_ranges, stream_ranges
 from extraction.page import ExtractionConfig
 from extraction.records import PageError
-from extraction.reduce import ReduceError, Reduction
+from extraction.reduce import Reduction
 from extraction.resolve import rewrite_part
 
 log = logging.getLogger(__name__)
@@ -64,8 +67,8 @@ class BuildOptions:
     max_page_bytes: int = 8 << 20
     page_timeout: float = 60.0
     batch_bytes: int = 1 << 20  # wikitext per part, read by this process (a plain dump)
-    range_bytes: int = 4 << 20  # compressed bytes per part, read by a worker (multistream)
-    memory_limit: str = "2GB"  # the reduce step's budget (DuckDB's memory_limit)
+    range_bytes: int = 1 << 20  # compressed bytes per part, read by a worker (multistream)
+    memory_limit: str = DEFAULT_MEMORY_LIMIT  # the reduce step's budget (DuckDB's)
     tmp_dir: str | None = None  # where the reduce step spills; default: inside the build
     spill_limit: str | None = None  # the most disk it may spill (default: the disk's free space)
     progress: bool = True
@@ -310,7 +313,9 @@ def _build_into(work: Path, layout: _Layout, paths: list[Path], options: BuildOp
             if options.strict and errors.writer.count:
                 raise BuildError(f"{errors.writer.count} page(s) failed; first: "
                                  f"{errors.first.to_json()}")
-            reduced = _reduce(layout, options, engine)
+            engine.idle()
+            reduced = _reduce(layout, options, min(getattr(engine, "workers", None) or 1,
+                                                   os.cpu_count() or 1))
             seconds["reduce"] = _since(started, seconds)
             _rewrite(layout, parts, engine, counts, options.progress)
             seconds["rewrite"] = _since(started, seconds)
@@ -361,8 +366,22 @@ def _map(tasks: _Tasks, engine, errors: _Errors, counts: Counter, progress: bool
     return written
 
 
-def _reduce(layout: _Layout, options: BuildOptions, engine) -> dict:
-    threads = min(getattr(engine, "workers", None) or 1, os.cpu_count() or 1)
+def _reduce(layout: _Layout, options: BuildOptions, threads: int) -> dict:
+    """The reduce step in a process of its own: DuckDB's memory goes back to the system when
+    it ends, and the rewrite's workers are forked from a driver that never held it."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context) as child:
+        reduced = child.submit(_reduce_here, layout, options, threads).result()
+    if reduced["redirect_cycles"]:
+        log.warning("%d redirect(s) in or leading into a cycle: each resolves to itself",
+                    reduced["redirect_cycles"])
+    if reduced["spilled_bytes"]:
+        log.info("the reduce step spilled %.1f MB past its %s budget",
+                 reduced["spilled_bytes"] / 1e6, options.memory_limit)
+    return reduced
+
+
+def _reduce_here(layout: _Layout, options: BuildOptions, threads: int) -> dict:
     reduction = Reduction(layout.parts, layout.spill, options.memory_limit, threads,
                           options.spill_limit)
     spilled = 0
@@ -374,13 +393,10 @@ def _reduce(layout: _Layout, options: BuildOptions, engine) -> dict:
         spilled = max(spilled, reduction.spilled())
         reduction.write_aliases(layout.parts.parent / "aliases.jsonl.gz")
         spilled = max(spilled, reduction.spilled())
-    except ReduceError as exc:
+    except DatabaseError as exc:
         raise BuildError(f"reduce step (spilling to {layout.spill}): {exc}") from exc
     finally:
         reduction.close()
-    if spilled:
-        log.info("the reduce step spilled %.1f MB past its %s budget", spilled / 1e6,
-                 options.memory_limit)
     return {"aliases": aliases, "redirect_cycles": cycles, "spilled_bytes": spilled}
 
 

@@ -58,6 +58,7 @@ class Engine(Protocol):
 
     def __enter__(self) -> Engine: ...
     def __exit__(self, *exc) -> None: ...
+    def idle(self) -> None: ...
     def map(self, function: Function, tasks: Iterable) -> Iterator[tuple[Any, Any]]: ...
 
 
@@ -95,19 +96,24 @@ class LocalEngine:
         self.pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> LocalEngine:
-        if self.workers > 1:
-            self._start_pool()
         return self
 
     def __exit__(self, *exc) -> None:
+        self.idle()
+
+    def idle(self) -> None:
+        """Stop the workers until the next :meth:`map` (their memory is given back while the
+        build's reduce step runs in this process)."""
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
 
     def map(self, function: Function, tasks: Iterable) -> Iterator[tuple[Any, Any]]:
-        if self.pool is None:
+        if self.workers == 1:
             yield from ((task, _attempt(function, task)) for task in tasks)
             return
+        if self.pool is None:
+            self._start_pool()
         pending: deque[list] = deque()  # [task, future or outcome, tries]
         for task in tasks:
             pending.append([task, self.pool.submit(_attempt, function, task), 1])
@@ -200,6 +206,9 @@ class RayEngine:
     def __exit__(self, *exc) -> None:
         if self.started:
             self.ray.shutdown()
+
+    def idle(self) -> None:
+        """Nothing to do: Ray's idle workers are the cluster's to keep or stop."""
 
     def map(self, function: Function, tasks: Iterable) -> Iterator[tuple[Any, Any]]:
         window: deque = deque()  # (task, ref) in task order, not yet yielded

@@ -19,117 +19,68 @@ Inputs are the parts' Parquet files (:mod:`extraction.chunk`).  Outputs:
 
 from __future__ import annotations
 
-import logging
-import os
 from pathlib import Path
 
+from common.duck import Database, parquet_glob
 from common.jsonl import JsonlWriter
-
-log = logging.getLogger(__name__)
 
 MAX_CHAIN = 64  # redirect hops followed before a chain counts as a cycle
 MIN_SHARE = 0.5  # a surface links to its top target only above this share of its weight
-LOOKUPS = ("resolve", "names", "surfaces")
 
 
-class ReduceError(Exception):
-    """The reduce step failed (the spill disk is full, the budget too small...)."""
+class Reduction(Database):
+    """The reduce step's database over the parts of ``parts``; call the steps in order."""
 
-
-class Reduction:
-    """One DuckDB database over the parts of ``parts``; call the steps in order."""
-
-    def __init__(self, parts: Path, spill: Path, memory_limit: str = "2GB",
-                 threads: int | None = None, spill_limit: str | None = None):
-        import duckdb
-
+    def __init__(self, parts: Path, spill: Path, memory_limit: str, threads: int | None = None,
+                 spill_limit: str | None = None):
+        super().__init__(spill, memory_limit, threads, spill_limit)
         self.parts = Path(parts)
-        spill.mkdir(parents=True, exist_ok=True)
-        config = {"memory_limit": memory_limit, "temp_directory": str(spill),
-                  "preserve_insertion_order": False,
-                  "threads": threads or os.cpu_count() or 1}
-        if spill_limit:
-            config["max_temp_directory_size"] = spill_limit
-        try:
-            self.db = duckdb.connect(str(spill / "reduce.duckdb"), config=config)
-        except duckdb.Error as exc:
-            raise ReduceError(f"DuckDB in {spill}: {exc}") from exc
-        self.error = duckdb.Error
-
-    def spilled(self) -> int:
-        """Bytes DuckDB holds in temporary files now (it spills only past its budget)."""
-        return self._scalar("SELECT coalesce(sum(size), 0) FROM duckdb_temporary_files()")
-
-    def close(self) -> None:
-        self.db.close()
-
-    def _sql(self, query: str, *params):
-        try:
-            return self.db.execute(query, params or None)
-        except self.error as exc:
-            raise ReduceError(_one_line(exc)) from exc
-
-    def _scalar(self, query: str):
-        """The one value of ``query`` (fetched to the end: DuckDB keeps the connection busy
-        until a result is complete)."""
-        return self._sql(query).fetchall()[0][0]
-
-    def _stream(self, query: str, batch_rows: int = 65_536):
-        """The rows of ``query`` as Arrow record batches, produced as they are read."""
-        try:
-            reader = self.db.sql(query).to_arrow_reader(batch_rows)
-            with reader:  # closing it completes the query: the connection is free again
-                yield from reader
-        except self.error as exc:
-            raise ReduceError(_one_line(exc)) from exc
 
     def _parts(self, name: str) -> str:
-        return f"read_parquet('{self.parts}/{name}-*.parquet')"
+        return parquet_glob(self.parts, name)
 
     def resolve_redirects(self) -> int:
         """Table ``resolved(source, target)``: every redirect title and the article its chain
         ends at; a chain that never ends (a cycle, or longer than ``MAX_CHAIN``) resolves to
         its own title.  Returns how many titles are caught so."""
-        self._sql(f"""CREATE TABLE redirect AS
+        self.sql(f"""CREATE TABLE redirect AS
             SELECT source, arg_max(target, part::BIGINT * 4294967296 + row) AS target
             FROM {self._parts('redirects')} GROUP BY source""")
-        self._sql("""CREATE TABLE resolved AS
+        self.sql("""CREATE TABLE resolved AS
             SELECT r.source, r.target FROM redirect r ANTI JOIN redirect s ON r.target = s.source""")
-        self._sql("""CREATE TABLE frontier AS
+        self.sql("""CREATE TABLE frontier AS
             SELECT r.source, r.target FROM redirect r SEMI JOIN redirect s ON r.target = s.source""")
         caught = 0
         for _ in range(MAX_CHAIN):
-            self._sql("""CREATE OR REPLACE TABLE frontier AS
+            self.sql("""CREATE OR REPLACE TABLE frontier AS
                 SELECT f.source, r.target FROM frontier f JOIN redirect r ON f.target = r.source""")
-            self._sql("""INSERT INTO resolved SELECT f.source, f.source FROM frontier f
+            self.sql("""INSERT INTO resolved SELECT f.source, f.source FROM frontier f
                 WHERE f.target = f.source""")
-            caught += self._scalar("SELECT count(*) FROM frontier WHERE target = source")
-            self._sql("""INSERT INTO resolved SELECT f.source, f.target FROM frontier f
+            caught += self.scalar("SELECT count(*) FROM frontier WHERE target = source")
+            self.sql("""INSERT INTO resolved SELECT f.source, f.target FROM frontier f
                 ANTI JOIN redirect s ON f.target = s.source""")
-            self._sql("""CREATE OR REPLACE TABLE frontier AS SELECT f.* FROM frontier f
+            self.sql("""CREATE OR REPLACE TABLE frontier AS SELECT f.* FROM frontier f
                 SEMI JOIN redirect s ON f.target = s.source WHERE f.target <> f.source""")
-            if self._scalar("SELECT count(*) FROM frontier") == 0:
+            if self.scalar("SELECT count(*) FROM frontier") == 0:
                 break
-        caught += self._scalar("SELECT count(*) FROM frontier")
-        self._sql("INSERT INTO resolved SELECT source, source FROM frontier")
-        if caught:
-            log.warning("%d redirect(s) in or leading into a cycle: each resolves to itself", caught)
+        caught += self.scalar("SELECT count(*) FROM frontier")
+        self.sql("INSERT INTO resolved SELECT source, source FROM frontier")
         return caught
 
     def build_aliases(self) -> int:
         """Table ``alias_counts(surface, target, count)`` (anchors, titles and redirect names,
         targets resolved) and ``alias_links(surface, link)``; returns the number of surfaces."""
-        self._sql(f"""CREATE TABLE alias_counts AS
+        self.sql(f"""CREATE TABLE alias_counts AS
             SELECT surface, target, sum(weight)::BIGINT AS count FROM (
                 SELECT v.surface, coalesce(m.target, v.target) AS target, v.weight
                 FROM {self._parts('votes')} v LEFT JOIN resolved m ON v.target = m.source
                 UNION ALL SELECT source, target, 1 FROM resolved)
             GROUP BY surface, target""")
-        self._sql(f"""CREATE TABLE alias_links AS
+        self.sql(f"""CREATE TABLE alias_links AS
             SELECT surface, CASE WHEN max(count) > {MIN_SHARE} * sum(count)
                                  THEN arg_max(target, count) END AS link
             FROM alias_counts GROUP BY surface""")
-        return self._scalar("SELECT count(*) FROM alias_links")
+        return self.scalar("SELECT count(*) FROM alias_links")
 
     def write_lookups(self, directory: Path) -> None:
         """The per-part lookups (see the module's docstring), each sorted by part."""
@@ -147,34 +98,22 @@ class Reduction:
                 JOIN alias_links a ON r.value = a.surface WHERE r.kind = 'surface'""",
         }
         for name, query in queries.items():
-            self._sql(f"COPY ({query} ORDER BY part) TO '{directory / name}.parquet' (FORMAT parquet)")
+            self.sql(f"COPY ({query} ORDER BY part) TO '{directory / name}.parquet' (FORMAT parquet)")
 
     def write_aliases(self, path: Path) -> None:
         """``aliases.jsonl.gz``: one row per surface, sorted by surface (code point order),
         targets by count then title.  A sort (which spills) streamed through Python and
         grouped there: DuckDB's ordered ``list()`` aggregates cannot spill."""
-        rows = self._stream("""SELECT c.surface, c.target, c.count, l.link
+        rows = self.rows("""SELECT c.surface, c.target, c.count, l.link
             FROM alias_counts c JOIN alias_links l USING (surface)
             ORDER BY c.surface, c.count DESC, c.target""")
         current, targets, link = None, {}, None
         with JsonlWriter(path) as out:
-            for batch in rows:
-                columns = [batch.column(i).to_pylist() for i in range(4)]
-                for surface, target, count, surface_link in zip(*columns):
-                    if surface != current:
-                        if current is not None:
-                            out.write({"alias": current, "targets": targets, "link": link})
-                        current, targets, link = surface, {}, surface_link
-                    targets[target] = count
+            for surface, target, count, surface_link in rows:
+                if surface != current:
+                    if current is not None:
+                        out.write({"alias": current, "targets": targets, "link": link})
+                    current, targets, link = surface, {}, surface_link
+                targets[target] = count
             if current is not None:
                 out.write({"alias": current, "targets": targets, "link": link})
-
-
-def _one_line(exc: Exception) -> str:
-    """DuckDB's message without its multi-line hints; a full spill disk said plainly."""
-    text = " ".join(str(exc).split())
-    if "max_temp_directory_size" in text or "No space left" in text:
-        return f"out of spill space: {text[:160]}"
-    if "Out of Memory" in text:
-        return f"the memory budget is too small for this step (raise it): {text[:160]}"
-    return text[:300]

@@ -158,3 +158,28 @@ def test_dataset_cli_and_stats(shared, sample_graph, tmp_path):
     done = subprocess.run(cli + ["stats", str(tmp_path / "wikiann")], capture_output=True,
                           text=True)
     assert json.loads(done.stdout)["entities"]["LOC"] > 1000
+
+
+def test_distant_sets_are_joined_out_of_core_under_a_budget(sample_graph, re_set, tmp_path):
+    """A small budget and a spill directory of one's own give the same sets; a budget too
+    small for the join is one line and exit 1, and leaves nothing behind."""
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    build_re_dataset(sample_graph, tmp_path / "re", DistantConfig(), memory_limit="64MB",
+                     tmp_dir=spill)
+    for name in ("train.jsonl", "dev.jsonl", "test.jsonl", "heldout_triples.tsv", "relations.json"):
+        assert (tmp_path / "re" / name).read_bytes() == (re_set[0] / name).read_bytes(), name
+    build_ner_dataset(sample_graph, tmp_path / "ner", memory_limit="64MB", tmp_dir=spill)
+    build_ner_dataset(sample_graph, tmp_path / "ner-ample")
+    for name in ("train.jsonl", "dev.conll", "stats.json"):
+        assert (tmp_path / "ner" / name).read_bytes() == (tmp_path / "ner-ample" / name).read_bytes()
+    assert not any(spill.iterdir()), "the intermediate tables are removed"
+    for kind in ("re", "ner"):
+        done = subprocess.run([sys.executable, "-m", "wikikg.cli", "-q", "dataset", kind,
+                               str(sample_graph), "--out", str(tmp_path / f"tiny-{kind}"),
+                               "--memory-limit", "1MB", "--tmp-dir", str(spill)],
+                              capture_output=True, text=True)
+        assert done.returncode == 1, done.stderr
+        (line,) = done.stderr.strip().splitlines()
+        assert "memory budget is too small" in line
+        assert not (tmp_path / f"tiny-{kind}").exists() and not any(spill.iterdir())

@@ -10,24 +10,29 @@ them negatives would teach the model a falsehood).  A pair with several relation
 the most frequent one (ties by name).  Splits are by unordered entity pair: a pair never
 appears in two splits; the graph triples behind dev/test examples are listed in
 ``heldout_triples.tsv`` for ``wikikg embed --holdout``.
+
+Nothing is held per fact, pair or example: the pairs and the graph's facts are joined
+out of core (DuckDB), and examples are written as they come.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections import Counter, defaultdict
+import tempfile
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from common.duck import DEFAULT_MEMORY_LIMIT, Database, ParquetRows
 from common.jsonl import read_jsonl
 from fusion.datasets.schema import (
     NO_RELATION,
-    SPLITS,
+    REDatasetWriter,
     REExample,
     Span,
     direction_of,
-    write_re_dataset,
+    re_dataset_writer,
 )
 from fusion.datasets.splits import split_of, unit_hash
 from kg.store import KnowledgeGraph
@@ -44,16 +49,18 @@ class DistantConfig:
     max_mentions: int = 16
 
 
-def relation_facts(graph: KnowledgeGraph) -> dict[tuple[str, str], set[str]]:
-    """``(subject IRI, object IRI) -> {property key}`` for every entity-valued infobox fact."""
+def _write_facts(graph: KnowledgeGraph, path: Path) -> int:
+    """``(s, o, p)`` of every entity-valued infobox fact (``p`` the property key), streamed
+    from the store into Parquet."""
     prefix = graph.scheme.base + "property/"
-    rows = graph.query(f"SELECT ?s ?p ?o WHERE {{ ?s ?p ?o . FILTER(isIRI(?o) && "
-                       f"STRSTARTS(STR(?p), \"{prefix}\")) }}")
-    facts: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for row in rows:
-        if graph.scheme.is_entity(row["o"]) and row["s"] != row["o"]:
-            facts[(row["s"], row["o"])].add(row["p"][len(prefix):])
-    return facts
+    solutions = graph.query_terms(f"SELECT ?s ?p ?o WHERE {{ ?s ?p ?o . FILTER(isIRI(?o) && "
+                                  f"STRSTARTS(STR(?p), \"{prefix}\")) }}")
+    with ParquetRows(path, {"s": "string", "o": "string", "p": "string"}) as rows:
+        for solution in solutions:
+            s, p, o = (solution[name].value for name in ("s", "p", "o"))
+            if graph.scheme.is_entity(o) and s != o:
+                rows.add((s, o, p[len(prefix):]))
+    return rows.count
 
 
 def _linked_mentions(sentence: dict, graph: KnowledgeGraph, limit: int) -> list[Span]:
@@ -72,62 +79,112 @@ def _linked_mentions(sentence: dict, graph: KnowledgeGraph, limit: int) -> list[
     return spans
 
 
-def _candidates(build_dir: Path, graph: KnowledgeGraph, facts, config: DistantConfig):
-    """Yield ``(sentence, first, second, [(relation, head, tail), ...])`` for every pair."""
-    for sentence in read_jsonl(build_dir / "sentences.jsonl.gz"):
+def _pairs(build_dir: Path, graph: KnowledgeGraph, config: DistantConfig):
+    """Yield ``(sentence number, sentence, pair number, first, second)`` for every pair of
+    linked mentions, in file order."""
+    for number, sentence in enumerate(read_jsonl(build_dir / "sentences.jsonl.gz")):
         spans = _linked_mentions(sentence, graph, config.max_mentions)
+        pair = 0
         for i, first in enumerate(spans):
             for second in spans[i + 1:]:
-                found = [(r, first, second) for r in facts.get((first.iri, second.iri), ())]
-                found += [(r, second, first) for r in facts.get((second.iri, first.iri), ())]
-                yield sentence, first, second, found
+                yield number, sentence, pair, first, second
+                pair += 1
+
+
+class _Found:
+    """The graph's relations of each pair, from the join, consumed in pair order."""
+
+    def __init__(self, db: Database):
+        self.rows = db.rows("SELECT sentence, pair, reverse, relation FROM found "
+                            "ORDER BY sentence, pair, reverse, relation")
+        self.next = next(self.rows, None)
+
+    def of(self, number: int, pair: int, first: Span, second: Span) -> list[tuple]:
+        found = []
+        while self.next is not None and self.next[:2] == (number, pair):
+            _, _, reverse, relation = self.next
+            found.append((relation, second, first) if reverse else (relation, first, second))
+            self.next = next(self.rows, None)
+        return found
 
 
 def build_re_dataset(directory: str | os.PathLike, out: str | os.PathLike,
-                     config: DistantConfig | None = None) -> dict:
+                     config: DistantConfig | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT,
+                     tmp_dir: str | os.PathLike | None = None) -> dict:
     """Write ``train/dev/test.jsonl``, ``relations.json``, ``stats.json`` and
-    ``heldout_triples.tsv`` into ``out`` (replaced atomically)."""
+    ``heldout_triples.tsv`` into ``out`` (replaced atomically).
+
+    Two passes over the sentences, nothing held per fact or per pair: the pairs go to
+    Parquet, DuckDB joins them with the graph's facts (under ``memory_limit``, spilling
+    to ``tmp_dir``), and the second pass reads the join's verdicts in pair order.
+    """
     config = config or DistantConfig()
     directory, out = Path(directory), Path(out)
     if not (directory / "sentences.jsonl.gz").is_file():
         raise FileNotFoundError(f"{directory}: no sentences.jsonl.gz (needs a `wikikg build` "
                                 "directory, not an imported graph)")
     graph = KnowledgeGraph.open(directory)
-    facts = relation_facts(graph)
-    counts, negatives, sentences = Counter(), 0, set()
-    for sentence, _, _, found in _candidates(directory, graph, facts, config):
-        sentences.add(sentence["id"])
-        if found:
-            counts.update({r for r, _, _ in found})
-        else:
-            negatives += 1
-    kept = {r for r, n in counts.items() if n >= config.min_examples}
-    positives = sum(counts[r] for r in kept)
-    keep_share = min(1.0, config.negative_ratio * positives / negatives) if negatives else 0.0
-    log.info("%d relations (%d kept), %d positive pairs, %d negative candidates (keeping %.3f)",
-             len(counts), len(kept), positives, negatives, keep_share)
-    examples = {split: [] for split in SPLITS}
-    heldout: set[tuple[str, str, str]] = set()
+    with tempfile.TemporaryDirectory(prefix="wikikg-re-", dir=tmp_dir) as scratch:
+        scratch = Path(scratch)
+        _write_facts(graph, scratch / "facts.parquet")
+        with ParquetRows(scratch / "pairs.parquet", {"sentence": "int64", "pair": "int64",
+                                                      "first": "string", "second": "string"}) as pairs:
+            for number, _, pair, first, second in _pairs(directory, graph, config):
+                pairs.add((number, pair, first.iri, second.iri))
+        with Database(scratch / "spill", memory_limit) as db:
+            counts, negatives, sentences = _join(db, scratch)
+            kept = {r for r, n in counts.items() if n >= config.min_examples}
+            positives = sum(counts[r] for r in kept)
+            keep_share = min(1.0, config.negative_ratio * positives / negatives) if negatives else 0.0
+            log.info("%d relations (%d kept), %d positive pairs, %d negative candidates "
+                     "(keeping %.3f)", len(counts), len(kept), positives, negatives, keep_share)
+            stats = {"kind": "re", "source": "distant", "config": asdict(config),
+                     "sentences_with_pairs": sentences, "negative_candidates": negatives,
+                     "dropped_relations": sorted(set(counts) - kept)}
+            with re_dataset_writer(out) as writer:
+                _write_examples(writer, directory, graph, config, _Found(db),
+                                (counts, kept, keep_share))
+                return writer.finish(stats)
+
+
+def _join(db: Database, scratch: Path) -> tuple[Counter, int, int]:
+    """Table ``found(sentence, pair, reverse, relation)``; returns the pairs per relation,
+    the pairs with none (negative candidates) and the sentences with a pair."""
+    db.sql(f"""CREATE TABLE found AS
+        SELECT p.sentence, p.pair, false AS reverse, f.p AS relation
+        FROM '{scratch}/pairs.parquet' p JOIN '{scratch}/facts.parquet' f
+             ON f.s = p.first AND f.o = p.second
+        UNION SELECT p.sentence, p.pair, true, f.p
+        FROM '{scratch}/pairs.parquet' p JOIN '{scratch}/facts.parquet' f
+             ON f.s = p.second AND f.o = p.first""")
+    counts = Counter(dict(db.rows("SELECT relation, count(DISTINCT (sentence, pair)) FROM found "
+                                  "GROUP BY relation")))
+    with_relation = db.scalar("SELECT count(*) FROM (SELECT DISTINCT sentence, pair FROM found)")
+    pairs = db.scalar(f"SELECT count(*) FROM '{scratch}/pairs.parquet'")
+    sentences = db.scalar(f"SELECT count(DISTINCT sentence) FROM '{scratch}/pairs.parquet'")
+    return counts, pairs - with_relation, sentences
+
+
+def _write_examples(writer: REDatasetWriter, directory: Path, graph: KnowledgeGraph,
+                    config: DistantConfig, found: _Found, verdicts: tuple) -> None:
+    counts, kept, keep_share = verdicts
     prefix = graph.scheme.base + "property/"
-    for sentence, first, second, found in _candidates(directory, graph, facts, config):
+    for number, sentence, pair, first, second in _pairs(directory, graph, config):
+        relations = found.of(number, pair, first, second)
         split = split_of(tuple(sorted((first.iri, second.iri))), config.fractions, config.seed)
-        chosen = _choose(found, counts, kept)
-        if found and not chosen:
+        chosen = _choose(relations, counts, kept)
+        if relations and not chosen:
             continue
         if not chosen:
             if unit_hash(sentence["id"], first.iri, second.iri, seed=config.seed) >= keep_share:
                 continue
             chosen = [(NO_RELATION, first, second)]
         for relation, head, tail in chosen:
-            examples[split].append(REExample(sentence["text"], head, tail, relation,
-                                             direction_of(head, tail), sentence["page"],
-                                             sentence["id"]).to_json())
+            writer.add(split, REExample(sentence["text"], head, tail, relation,
+                                        direction_of(head, tail), sentence["page"],
+                                        sentence["id"]).to_json())
             if split != "train" and relation != NO_RELATION:
-                heldout.add((head.iri, prefix + relation, tail.iri))
-    stats = {"kind": "re", "source": "distant", "config": asdict(config),
-             "sentences_with_pairs": len(sentences), "negative_candidates": negatives,
-             "dropped_relations": sorted(set(counts) - kept)}
-    return write_re_dataset(out, examples, stats, heldout)
+                writer.add_heldout((head.iri, prefix + relation, tail.iri))
 
 
 def _choose(found, counts: Counter, kept: set[str]):

@@ -7,7 +7,7 @@ rule for ``O`` is strict: a sentence is kept only if (1) every linked mention ha
 (2) at least one mention is labelled, and (3) at most ``max_unlinked_capitals`` capitalised
 tokens outside mentions remain (the sentence's first token excepted): unlinked tokens
 count as ``O`` only in sentences whose capitalised spans are (almost) all linked.
-Splits are by page.
+Splits are by page.  Nothing is held per article or sentence (see :func:`build_ner_dataset`).
 """
 
 from __future__ import annotations
@@ -15,18 +15,19 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from common.duck import DEFAULT_MEMORY_LIMIT, Database, ParquetRows
 from common.jsonl import read_jsonl
 from fusion.datasets.schema import (
     CLASSES,
-    SPLITS,
     NERExample,
     bio_tags,
+    ner_dataset_writer,
     tokenize,
-    write_ner_dataset,
 )
 from fusion.datasets.splits import split_of
 from kg.iri import DEFAULT_BASE, IriScheme
@@ -73,16 +74,35 @@ def graph_base(directory: Path) -> str:
     return DEFAULT_BASE
 
 
-def entity_classes(build_dir: Path, table: ClassTable) -> dict[str, str]:
-    """Article title -> class of its first classifiable infobox."""
-    classes = {}
-    for entity in read_jsonl(build_dir / "entities.jsonl.gz"):
-        for infobox in entity["infoboxes"]:
-            label = table.classify(infobox)
-            if label:
-                classes[entity["title"]] = label
-                break
-    return classes
+def _write_classes(build_dir: Path, table: ClassTable, path: Path) -> int:
+    """``(title, class, row)``: each article's class, from its first classifiable infobox."""
+    with ParquetRows(path, {"title": "string", "class": "string", "row": "int64"}) as rows:
+        for number, entity in enumerate(read_jsonl(build_dir / "entities.jsonl.gz")):
+            for infobox in entity["infoboxes"]:
+                label = table.classify(infobox)
+                if label:
+                    rows.add((entity["title"], label, number))
+                    break
+    return rows.count
+
+
+class _SentenceClasses:
+    """The class of each linked title of each sentence, from the join, in sentence order."""
+
+    def __init__(self, db: Database, scratch: Path):
+        self.rows = db.rows(f"""SELECT m.sentence, m.title, c.class
+            FROM '{scratch}/mentions.parquet' m
+            JOIN (SELECT title, arg_max(class, row) AS class FROM '{scratch}/classes.parquet'
+                  GROUP BY title) c USING (title)
+            ORDER BY m.sentence""")
+        self.next = next(self.rows, None)
+
+    def of(self, number: int) -> dict[str, str]:
+        classes = {}
+        while self.next is not None and self.next[0] == number:
+            classes[self.next[1]] = self.next[2]
+            self.next = next(self.rows, None)
+        return classes
 
 
 def label_sentence(sentence: dict, classes: dict[str, str], config: NERConfig,
@@ -117,25 +137,39 @@ def label_sentence(sentence: dict, classes: dict[str, str], config: NERConfig,
 
 
 def build_ner_dataset(directory: str | os.PathLike, out: str | os.PathLike,
-                      config: NERConfig | None = None, table: ClassTable | None = None) -> dict:
+                      config: NERConfig | None = None, table: ClassTable | None = None,
+                      memory_limit: str = DEFAULT_MEMORY_LIMIT,
+                      tmp_dir: str | os.PathLike | None = None) -> dict:
+    """Write the NER set of a build into ``out`` (replaced atomically).
+
+    Nothing is held per article or sentence: the linked titles of every sentence are
+    joined with the articles' classes out of core (DuckDB, under ``memory_limit``), and a
+    second pass over the sentences reads each one's classes in order.
+    """
     config = config or NERConfig()
     directory, out = Path(directory), Path(out)
-    classes = entity_classes(directory, table or ClassTable())
+    sentences = directory / "sentences.jsonl.gz"
     scheme = IriScheme(graph_base(directory))
-    examples = {split: [] for split in SPLITS}
-    seen = kept = 0
-    for sentence in read_jsonl(directory / "sentences.jsonl.gz"):
-        seen += 1
-        example = label_sentence(sentence, classes, config, scheme)
-        if example is None:
-            continue
-        kept += 1
-        examples[split_of((sentence["page"],), config.fractions, config.seed)].append(example)
-    tags = Counter(t for split in examples.values() for e in split for t in e.tags
-                   if t.startswith("B-"))
-    stats = {"kind": "ner", "source": "distant", "config": asdict(config),
-             "sentences_read": seen, "sentences_kept": kept, "classified_entities": len(classes),
-             "splits": {s: len(examples[s]) for s in SPLITS},
-             "entities": {t[2:]: n for t, n in tags.most_common()}}
-    write_ner_dataset(out, examples, stats)
-    return stats
+    with tempfile.TemporaryDirectory(prefix="wikikg-ner-", dir=tmp_dir) as scratch:
+        scratch = Path(scratch)
+        classified = _write_classes(directory, table or ClassTable(), scratch / "classes.parquet")
+        with ParquetRows(scratch / "mentions.parquet", {"sentence": "int64", "title": "string"}) as rows:
+            for number, sentence in enumerate(read_jsonl(sentences)):
+                for title in {m["title"] for m in sentence["mentions"] if m["title"] is not None}:
+                    rows.add((number, title))
+        with Database(scratch / "spill", memory_limit) as db, ner_dataset_writer(out) as writer:
+            classes = _SentenceClasses(db, scratch)
+            tags: Counter = Counter()
+            seen = kept = 0
+            for number, sentence in enumerate(read_jsonl(sentences)):
+                seen += 1
+                example = label_sentence(sentence, classes.of(number), config, scheme)
+                if example is None:
+                    continue
+                kept += 1
+                tags.update(t[2:] for t in example.tags if t.startswith("B-"))
+                writer.add(split_of((sentence["page"],), config.fractions, config.seed), example)
+            return writer.finish({
+                "kind": "ner", "source": "distant", "config": asdict(config),
+                "sentences_read": seen, "sentences_kept": kept, "classified_entities": classified,
+                "entities": dict(sorted(tags.items(), key=lambda kv: (-kv[1], kv[0])))})

@@ -16,8 +16,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -88,23 +90,6 @@ def bio_tags(token_spans: list[tuple[int, int]], entities: Iterable[tuple[int, i
     return tags
 
 
-def write_jsonl(path: Path, records: Iterable[dict]) -> int:
-    count = 0
-    with open(path, "w", encoding="utf-8") as out:
-        for record in records:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            count += 1
-    return count
-
-
-def write_conll(path: Path, examples: Iterable[NERExample]) -> None:
-    with open(path, "w", encoding="utf-8") as out:
-        for example in examples:
-            for token, tag in zip(example.tokens, example.tags):
-                out.write(f"{token}\t{tag}\n")
-            out.write("\n")
-
-
 def write_relations(path: Path, counts: dict[str, int], names: dict[str, str] | None = None) -> dict:
     """``relations.json``: ids with ``no_relation`` = 0, then relations by name."""
     labels = [NO_RELATION] + sorted(r for r in counts if r != NO_RELATION)
@@ -118,35 +103,138 @@ def _write_stats(work: Path, stats: dict) -> None:
     (work / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
 
 
+class REDatasetWriter:
+    """Writes an RE dataset as its examples come (nothing held per example): ``<split>.jsonl``
+    line by line, then :meth:`finish` writes ``relations.json``, ``heldout_triples.tsv``
+    (deduplicated and sorted out of core) and ``stats.json``.  Use :func:`re_dataset_writer`."""
+
+    def __init__(self, work: Path):
+        self.work = work
+        self.files = {split: open(work / f"{split}.jsonl", "w", encoding="utf-8")
+                      for split in SPLITS}
+        self.sizes: Counter = Counter()
+        self.per_relation: Counter = Counter()
+        self.heldout = _TripleSpool(work / ".heldout")
+
+    def add(self, split: str, example: dict) -> None:
+        self.files[split].write(json.dumps(example, ensure_ascii=False) + "\n")
+        self.sizes[split] += 1
+        self.per_relation[example["relation"]] += 1
+
+    def add_heldout(self, triple: tuple[str, str, str]) -> None:
+        self.heldout.add(triple)
+
+    def finish(self, stats: dict, names: dict[str, str] | None = None) -> dict:
+        for handle in self.files.values():
+            handle.close()
+        write_relations(self.work / "relations.json", self.per_relation, names)
+        heldout = self.heldout.write_sorted_unique(self.work / "heldout_triples.tsv")
+        stats = {**stats, "splits": {s: self.sizes[s] for s in SPLITS},
+                 "relations": dict(sorted(self.per_relation.items(), key=lambda kv: (-kv[1], kv[0]))),
+                 "heldout_triples": heldout}
+        _write_stats(self.work, stats)
+        return stats
+
+
+class _TripleSpool:
+    """IRI triples spooled to Parquet, then written as sorted, unique TSV lines by DuckDB:
+    the held-out triples of a whole Wikipedia's dev and test sets never sit in a set."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.rows = None
+
+    def add(self, triple: tuple[str, str, str]) -> None:
+        if self.rows is None:
+            from common.duck import ParquetRows
+
+            self.directory.mkdir(exist_ok=True)
+            self.rows = ParquetRows(self.directory / "triples.parquet",
+                                    {"s": "string", "p": "string", "o": "string"})
+        self.rows.add(triple)
+
+    def write_sorted_unique(self, path: Path) -> int:
+        written = 0
+        with open(path, "w", encoding="utf-8") as handle:
+            if self.rows is not None:
+                from common.duck import Database
+
+                self.rows.close()
+                with Database(self.directory / "spill", threads=1) as db:
+                    for triple in db.rows(f"SELECT DISTINCT s, p, o FROM "
+                                          f"'{self.directory}/triples.parquet' ORDER BY ALL"):
+                        handle.write("\t".join(triple) + "\n")
+                        written += 1
+        shutil.rmtree(self.directory, ignore_errors=True)
+        return written
+
+
+@contextmanager
+def re_dataset_writer(out: str | os.PathLike) -> Iterator[REDatasetWriter]:
+    """A writer into a temporary sibling of ``out``, renamed into place when the block ends
+    (call :meth:`REDatasetWriter.finish` inside it)."""
+    with atomic_directory(out) as work:
+        yield REDatasetWriter(work)
+
+
 def write_re_dataset(out: str | os.PathLike, examples: dict[str, list[dict]], stats: dict,
                      heldout: Iterable[tuple[str, str, str]] = (),
                      names: dict[str, str] | None = None) -> dict:
     """``<split>.jsonl``, ``relations.json``, ``heldout_triples.tsv``, ``stats.json``."""
-    per_relation: Counter = Counter()
-    heldout = sorted(set(heldout))
-    with atomic_directory(out) as work:
+    with re_dataset_writer(out) as writer:
         for split in SPLITS:
-            write_jsonl(work / f"{split}.jsonl", examples[split])
-            per_relation.update(e["relation"] for e in examples[split])
-        write_relations(work / "relations.json", per_relation, names)
-        with open(work / "heldout_triples.tsv", "w", encoding="utf-8") as handle:
-            for triple in heldout:
-                handle.write("\t".join(triple) + "\n")
-        stats = {**stats, "splits": {s: len(examples[s]) for s in SPLITS},
-                 "relations": dict(per_relation.most_common()), "heldout_triples": len(heldout)}
-        _write_stats(work, stats)
-    return stats
+            for example in examples[split]:
+                writer.add(split, example)
+        for triple in heldout:
+            writer.add_heldout(triple)
+        return writer.finish(stats, names)
+
+
+class NERDatasetWriter:
+    """Writes an NER dataset as its examples come: ``<split>.jsonl`` and ``<split>.conll``
+    line by line for each of ``splits``; :meth:`finish` writes ``labels.json`` and
+    ``stats.json``.  Use :func:`ner_dataset_writer`."""
+
+    def __init__(self, work: Path, splits: Iterable[str] = SPLITS):
+        self.work = work
+        self.files = {split: (open(work / f"{split}.jsonl", "w", encoding="utf-8"),
+                              open(work / f"{split}.conll", "w", encoding="utf-8"))
+                      for split in splits}
+        self.sizes: Counter = Counter()
+
+    def add(self, split: str, example: NERExample) -> None:
+        jsonl, conll = self.files[split]
+        jsonl.write(json.dumps(example.to_json(), ensure_ascii=False) + "\n")
+        for token, tag in zip(example.tokens, example.tags):
+            conll.write(f"{token}\t{tag}\n")
+        conll.write("\n")
+        self.sizes[split] += 1
+
+    def finish(self, stats: dict) -> dict:
+        for handles in self.files.values():
+            for handle in handles:
+                handle.close()
+        labels = ["O"] + [f"{p}-{c}" for c in CLASSES for p in ("B", "I")]
+        (self.work / "labels.json").write_text(json.dumps({"labels": labels}, indent=2) + "\n")
+        stats = {**stats, "splits": {s: self.sizes[s] for s in self.files}}
+        _write_stats(self.work, stats)
+        return stats
+
+
+@contextmanager
+def ner_dataset_writer(out: str | os.PathLike, splits: Iterable[str] = SPLITS
+                       ) -> Iterator[NERDatasetWriter]:
+    """A writer into a temporary sibling of ``out``, renamed into place when the block ends
+    (call :meth:`NERDatasetWriter.finish` inside it)."""
+    with atomic_directory(out) as work:
+        yield NERDatasetWriter(work, splits)
 
 
 def write_ner_dataset(out: str | os.PathLike, examples: dict[str, list[NERExample]],
                       stats: dict) -> dict:
     """``<split>.jsonl`` + ``<split>.conll`` + ``labels.json`` + ``stats.json``."""
-    with atomic_directory(out) as work:
+    with ner_dataset_writer(out, examples) as writer:
         for split, items in examples.items():
-            write_jsonl(work / f"{split}.jsonl", (e.to_json() for e in items))
-            write_conll(work / f"{split}.conll", items)
-        labels = ["O"] + [f"{p}-{c}" for c in CLASSES for p in ("B", "I")]
-        (work / "labels.json").write_text(json.dumps({"labels": labels}, indent=2) + "\n")
-        stats = {**stats, "splits": {s: len(v) for s, v in examples.items()}}
-        _write_stats(work, stats)
-    return stats
+            for example in items:
+                writer.add(split, example)
+        return writer.finish(stats)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from common.duck import DEFAULT_MEMORY_LIMIT
 from kg.iri import DEFAULT_BASE
 from wikikg.commands import WikikgError, report_splits
 
@@ -22,6 +23,18 @@ def dataset():
     """Build or import relation-extraction and NER training sets."""
 
 
+def out_of_core_options(command):
+    """``--memory-limit`` and ``--tmp-dir`` of the sets built from a whole build."""
+    command = click.option(
+        "--tmp-dir", type=click.Path(file_okay=False, path_type=Path),
+        help="Where the intermediate tables and the join's spill files go (default: the "
+             "system's temporary directory); removed at the end.")(command)
+    return click.option(
+        "--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True, metavar="SIZE",
+        help="Memory budget of the join of the sentences' mentions with the graph "
+             "(DuckDB's memory_limit); past it, it spills to --tmp-dir.")(command)
+
+
 @dataset.command("re")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path))
@@ -30,15 +43,17 @@ def dataset():
 @click.option("--min-examples", default=5, show_default=True, type=click.IntRange(1),
               help="Relations with fewer examples are dropped.")
 @click.option("--seed", default=13, show_default=True)
-def dataset_re(directory, out, negative_ratio, min_examples, seed):
+@out_of_core_options
+def dataset_re(directory, out, negative_ratio, min_examples, seed, memory_limit, tmp_dir):
     """Distantly supervised relation extraction from a build DIRECTORY (sentences + graph)."""
+    from common.duck import DatabaseError
     from fusion.datasets import DistantConfig, build_re_dataset
     from kg import GraphError
 
     config = DistantConfig(negative_ratio=negative_ratio, min_examples=min_examples, seed=seed)
     try:
-        stats = build_re_dataset(directory, out, config)
-    except (FileNotFoundError, GraphError) as exc:
+        stats = build_re_dataset(directory, out, config, memory_limit, tmp_dir)
+    except (FileNotFoundError, GraphError, DatabaseError) as exc:
         raise WikikgError(str(exc)) from exc
     report_splits(stats, out)
 
@@ -49,14 +64,17 @@ def dataset_re(directory, out, negative_ratio, min_examples, seed):
 @click.option("--max-unlinked-capitals", default=0, show_default=True, type=click.IntRange(0),
               help="Capitalised tokens outside mentions a kept sentence may have.")
 @click.option("--seed", default=13, show_default=True)
-def dataset_ner(directory, out, max_unlinked_capitals, seed):
+@out_of_core_options
+def dataset_ner(directory, out, max_unlinked_capitals, seed, memory_limit, tmp_dir):
     """Distantly supervised NER (BIO) from a build DIRECTORY's linked mentions."""
+    from common.duck import DatabaseError
     from fusion.datasets import NERConfig, build_ner_dataset
 
     config = NERConfig(max_unlinked_capitals=max_unlinked_capitals, seed=seed)
     try:
-        stats = build_ner_dataset(directory, out, config)
-    except FileNotFoundError as exc:
+        stats = build_ner_dataset(directory, out, config, memory_limit=memory_limit,
+                                  tmp_dir=tmp_dir)
+    except (FileNotFoundError, DatabaseError) as exc:
         raise WikikgError(str(exc)) from exc
     report_splits(stats, out)
 

@@ -1,0 +1,134 @@
+"""DuckDB, the out-of-core engine of every step that joins or groups tables keyed by title.
+
+A build's redirects and aliases, a distant dataset's facts × sentence pairs: tables as
+large as the wiki.  DuckDB's hash joins, aggregates and sorts spill to disk past
+``memory_limit`` instead of growing, so no Python dict holds one entry per title.  One
+database file per job, in its spill directory; errors come out as one line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+DEFAULT_MEMORY_LIMIT = "2GB"  # a laptop's share; `--memory-limit` on build and dataset
+
+
+class DatabaseError(Exception):
+    """A step failed: the spill disk is full, the budget too small, a bad input file."""
+
+
+class Database:
+    """A DuckDB database in ``spill`` (created), under ``memory_limit``."""
+
+    def __init__(self, spill: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT,
+                 threads: int | None = None, spill_limit: str | None = None):
+        import duckdb
+
+        self.error = duckdb.Error
+        spill.mkdir(parents=True, exist_ok=True)
+        config = {"memory_limit": memory_limit, "temp_directory": str(spill),
+                  "preserve_insertion_order": False, "threads": threads or os.cpu_count() or 1}
+        if spill_limit:
+            config["max_temp_directory_size"] = spill_limit
+        try:
+            self.db = duckdb.connect(str(spill / "work.duckdb"), config=config)
+        except duckdb.Error as exc:
+            raise DatabaseError(f"DuckDB in {spill}: {one_line(exc)}") from exc
+
+    def sql(self, query: str):
+        try:
+            return self.db.execute(query)
+        except self.error as exc:
+            raise DatabaseError(one_line(exc)) from exc
+
+    def scalar(self, query: str):
+        """The one value of ``query`` (fetched to the end: DuckDB keeps the connection busy
+        until a result is complete)."""
+        return self.sql(query).fetchall()[0][0]
+
+    def stream(self, query: str, batch_rows: int = 65_536) -> Iterator:
+        """The rows of ``query`` as Arrow record batches, produced as they are read."""
+        try:
+            reader = self.db.sql(query).to_arrow_reader(batch_rows)
+            with reader:  # closing it completes the query: the connection is free again
+                yield from reader
+        except self.error as exc:
+            raise DatabaseError(one_line(exc)) from exc
+
+    def rows(self, query: str) -> Iterator[tuple]:
+        """The rows of ``query`` as tuples, streamed."""
+        for batch in self.stream(query):
+            yield from zip(*(column.to_pylist() for column in batch.columns))
+
+    def spilled(self) -> int:
+        """Bytes held in spill files now (there are some only past the budget)."""
+        return self.scalar("SELECT coalesce(sum(size), 0) FROM duckdb_temporary_files()")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def one_line(exc: Exception) -> str:
+    """DuckDB's message without its multi-line hints; a full spill disk said plainly."""
+    text = " ".join(str(exc).split())
+    if "max_temp_directory_size" in text or "No space left" in text:
+        return f"out of spill space: {text[:160]}"
+    if "Out of Memory" in text:
+        return f"the memory budget is too small for this step (raise it): {text[:160]}"
+    return text[:300]
+
+
+def parquet_glob(directory: Path, name: str) -> str:
+    """``read_parquet`` of the parts ``name-*.parquet`` of ``directory``."""
+    return f"read_parquet('{directory}/{name}-*.parquet')"
+
+
+class ParquetRows:
+    """Rows appended to one Parquet file, a row group per ``batch`` rows (pyarrow's
+    ``ParquetWriter``): a table as large as the wiki, written without being held.
+
+    ``columns`` maps each name to a pyarrow type name (``"string"``, ``"int64"``...).
+    """
+
+    def __init__(self, path: Path, columns: dict[str, str], batch: int = 100_000):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.pa = pa
+        self.schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in columns.items()])
+        self.writer = pq.ParquetWriter(str(path), self.schema)
+        self.batch: list[tuple] = []
+        self.size = batch
+        self.count = 0
+
+    def add(self, row: tuple) -> None:
+        self.batch.append(row)
+        self.count += 1
+        if len(self.batch) >= self.size:
+            self._flush()
+
+    def _flush(self) -> None:
+        columns = list(zip(*self.batch)) or [()] * len(self.schema)
+        self.writer.write_table(self.pa.Table.from_arrays(
+            [self.pa.array(values, field.type) for values, field in zip(columns, self.schema)],
+            schema=self.schema))
+        self.batch = []
+
+    def close(self) -> None:
+        if self.batch or self.count == 0:  # an empty table still has its columns
+            self._flush()
+        self.writer.close()
+
+    def __enter__(self) -> ParquetRows:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
