@@ -27,6 +27,8 @@ class Database:
         import duckdb
 
         self.error = duckdb.Error
+        self.spill = spill
+        self.results = 0
         spill.mkdir(parents=True, exist_ok=True)
         config = {"memory_limit": memory_limit, "temp_directory": str(spill),
                   "preserve_insertion_order": False, "threads": threads or os.cpu_count() or 1}
@@ -34,6 +36,7 @@ class Database:
             config["max_temp_directory_size"] = spill_limit
         try:
             self.db = duckdb.connect(str(spill / "work.duckdb"), config=config)
+            self.db.execute("SET enable_progress_bar = false")  # no bar drawn on our stderr
         except duckdb.Error as exc:
             raise DatabaseError(f"DuckDB in {spill}: {one_line(exc)}") from exc
 
@@ -48,19 +51,23 @@ class Database:
         until a result is complete)."""
         return self.sql(query).fetchall()[0][0]
 
-    def stream(self, query: str, batch_rows: int = 65_536) -> Iterator:
-        """The rows of ``query`` as Arrow record batches, produced as they are read."""
-        try:
-            reader = self.db.sql(query).to_arrow_reader(batch_rows)
-            with reader:  # closing it completes the query: the connection is free again
-                yield from reader
-        except self.error as exc:
-            raise DatabaseError(one_line(exc)) from exc
+    def rows(self, query: str, batch_rows: int = 65_536) -> Iterator[tuple]:
+        """The rows of ``query``, in its order, streamed.
 
-    def rows(self, query: str) -> Iterator[tuple]:
-        """The rows of ``query`` as tuples, streamed."""
-        for batch in self.stream(query):
-            yield from zip(*(column.to_pylist() for column in batch.columns))
+        DuckDB writes the whole result to a Parquet file in the spill directory (its sorts
+        and joins spill under the budget; a result streamed to the client would have to
+        keep its blocks pinned in memory), read back a row group at a time.
+        """
+        import pyarrow.parquet as pq
+
+        self.results += 1
+        path = self.spill / f"result-{self.results}.parquet"
+        self.sql(f"COPY ({query}) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE {batch_rows})")
+        try:
+            for batch in pq.ParquetFile(path).iter_batches(batch_rows):
+                yield from zip(*(column.to_pylist() for column in batch.columns))
+        finally:
+            path.unlink(missing_ok=True)
 
     def spilled(self) -> int:
         """Bytes held in spill files now (there are some only past the budget)."""

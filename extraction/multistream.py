@@ -219,7 +219,9 @@ def _split_pages(xml: bytes, start: int, end: int) -> list[bytes]:
         close = xml.find(b"</page>", pos, end)
         if close < 0:
             break
-        stop = xml.find(b"\n", close) + 1 or close + len(b"</page>")
+        stop = close + len(b"</page>")  # the next page may follow on the same line
+        if xml[stop:stop + 1] == b"\n":
+            stop += 1
         pages.append(xml[pos:stop])
         pos = stop
     return pages

@@ -103,10 +103,11 @@ class Reduction(Database):
     def write_aliases(self, path: Path) -> None:
         """``aliases.jsonl.gz``: one row per surface, sorted by surface (code point order),
         targets by count then title.  A sort (which spills) streamed through Python and
-        grouped there: DuckDB's ordered ``list()`` aggregates cannot spill."""
-        rows = self.rows("""SELECT c.surface, c.target, c.count, l.link
-            FROM alias_counts c JOIN alias_links l USING (surface)
-            ORDER BY c.surface, c.count DESC, c.target""")
+        grouped there: DuckDB's ordered ``list()`` aggregates cannot spill.  The join comes
+        first, on its own: a join and a sort in one query need more pinned memory."""
+        self.sql("""CREATE TABLE alias_rows AS SELECT c.surface, c.target, c.count, l.link
+            FROM alias_counts c JOIN alias_links l USING (surface)""")
+        rows = self.rows("SELECT * FROM alias_rows ORDER BY surface, count DESC, target")
         current, targets, link = None, {}, None
         with JsonlWriter(path) as out:
             for surface, target, count, surface_link in rows:

@@ -118,6 +118,20 @@ def test_multistream_with_index_gives_the_same_build(sample_build, tmp_path):
         assert load(out, name) == load(sample_build, name), name
 
 
+def test_repack_cuts_between_pages_that_share_a_line(sample_build, tmp_path):
+    """``</page><page>`` on one line is valid XML (concatenated dumps have it): every stream
+    boundary of the re-packed dump must still fall between whole pages."""
+    xml = bz2.open(SAMPLE).read()
+    joined = tmp_path / "joined.xml.bz2"
+    joined.write_bytes(bz2.compress(re.sub(rb"</page>\s*<page>", b"</page><page>", xml)))
+    target = tmp_path / "joined-multistream.xml.bz2"
+    repack_multistream(joined, target, pages_per_stream=7)
+    stats = build([target], tmp_path / "out", BuildOptions(workers=2, progress=False))
+    assert stats["errors"] == 0 and stats["pages"] == 206
+    for name in OUTPUTS:
+        assert load(tmp_path / "out", name) == load(sample_build, name), name
+
+
 def test_malformed_dump_keeps_pages_and_reports_the_fault(shared, tmp_path):
     bad = shared / "bad" / "malformed-trailing-junk.xml.bz2"
     stats = build([bad], tmp_path / "bad", BuildOptions(progress=False))
