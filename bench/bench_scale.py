@@ -125,6 +125,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 10, 40])
     parser.add_argument("--budget", default="256MB", help="--memory-limit of the small-budget runs")
+    parser.add_argument("--spill-budget", default="64MB",
+                        help="a budget the larger copies must spill past")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--plateau", type=int, nargs="*", default=[100],
                         help="larger copies for the first configuration only (memory plateau)")
@@ -132,6 +134,7 @@ def main() -> None:
     copies = sorted(args.copies)
     command = (f".venv/bin/python bench/bench_scale.py --copies {' '.join(map(str, copies))} "
                f"--plateau {' '.join(map(str, args.plateau))} --budget {args.budget} "
+               f"--spill-budget {args.spill_budget} "
                f"--workers {args.workers}")
     sections = [f"Machine: {machine()}. Command: `{command}`. One run per cell (each a fresh "
                 "process; peak = summed RSS of the whole process tree, sampled every 0.2 s by "
@@ -145,6 +148,9 @@ def main() -> None:
             f"extraction, multistream, {args.workers} workers, {small}":
                 (copies + args.plateau, lambda n: run_build(dumps[n][1], tmp / "ms", args.workers,
                                                             args.budget)),
+            f"extraction, multistream, {args.workers} workers, --memory-limit {args.spill_budget}":
+                (copies + args.plateau, lambda n: run_build(dumps[n][1], tmp / "spill",
+                                                            args.workers, args.spill_budget)),
             f"extraction, plain dump, {args.workers} workers, {small}":
                 (copies, lambda n: run_build(dumps[n][0], tmp / "plain", args.workers, args.budget)),
             f"extraction, multistream, {args.workers} workers, default budget":

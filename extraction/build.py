@@ -410,11 +410,14 @@ def _rewrite(layout: _Layout, parts: list[int], engine, counts: Counter, progres
                 raise BuildError(f"part {part}: rewrite failed: {outcome.reason}")
             for name in ("links", "linked_mentions"):
                 counts[name] += outcome[name]
+            for name in OUTPUTS:  # the part's raw records are no longer needed: free the disk
+                (layout.parts / part_name(name, part)).unlink(missing_ok=True)
             bar.update()
 
 
 def _concatenate(rewritten: Path, parts: list[int], work: Path) -> None:
-    """Each output is its parts' gzip members in part order: one valid gzip stream."""
+    """Each output is its parts' gzip members in part order: one valid gzip stream.  A part
+    is deleted once copied, so the disk holds each record about once at a time."""
     for name in OUTPUTS:
         with open(work / f"{name}.jsonl.gz", "wb") as out:
             for part in parts:
@@ -422,5 +425,6 @@ def _concatenate(rewritten: Path, parts: list[int], work: Path) -> None:
                 if path.exists():
                     with open(path, "rb") as member:
                         shutil.copyfileobj(member, out, 1 << 20)
+                    path.unlink()
             if out.tell() == 0:  # no part had such records: still a valid, empty gzip file
                 out.write(gzip_member(b""))

@@ -41,13 +41,13 @@ from common.atomic import atomic_directory
 from common.jsonl import read_jsonl
 from common.plots import save_figure
 from fusion.config import TRAIN_CONFIG_NAME, FusionConfig, TrainConfig
-from fusion.datasets.ner import graph_base
 from fusion.features import collate, encode_ner, encode_re
 from fusion.metrics import format_report, ner_scores, re_scores
 from fusion.model import WEIGHTS_NAME, KnowledgeEnhancedModel, build_model
 from fusion.modes import MODES
 from kg.embedding import EntityEmbeddings
 from kg.iri import DEFAULT_BASE
+from kg.store import graph_scheme
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class Trainer:
             labels=self.labels, fusion_layer=config.fusion_layer, link_dropout=config.link_dropout,
             standardize_entities=config.standardize_entities,
             classifier_dropout=config.dropout, max_length=config.max_length,
-            base_iri=graph_base(Path(config.kg)) if config.kg else DEFAULT_BASE)
+            base_iri=graph_scheme(config.kg).base if config.kg else DEFAULT_BASE)
         self.model, self.tokenizer = build_model(fusion_config, self.entities)
         apply_freeze(self.model, config.freeze)
         self.model.to(self.device)

@@ -113,6 +113,14 @@ def open_store(directory: str | os.PathLike, read_only: bool = True,
     return store
 
 
+def graph_scheme(directory: str | os.PathLike) -> IriScheme:
+    """The IRI scheme of a graph directory (its ``kg.json``; the default base without one),
+    for readers that need its IRIs but not its store."""
+    meta = Path(directory) / META
+    base = json.loads(meta.read_text()).get("base_iri", DEFAULT_BASE) if meta.is_file() else DEFAULT_BASE
+    return IriScheme(base)
+
+
 class KnowledgeGraph:
     """Read access to a graph directory: SPARQL, triple patterns, NetworkX and rdflib views."""
 

@@ -35,7 +35,8 @@ from fusion.datasets.schema import (
     re_dataset_writer,
 )
 from fusion.datasets.splits import split_of, unit_hash
-from kg.store import KnowledgeGraph
+from kg.iri import IriScheme
+from kg.store import graph_scheme
 
 log = logging.getLogger(__name__)
 
@@ -49,27 +50,25 @@ class DistantConfig:
     max_mentions: int = 16
 
 
-def _write_facts(graph: KnowledgeGraph, path: Path) -> int:
-    """``(s, o, p)`` of every entity-valued infobox fact (``p`` the property key), streamed
-    from the store into Parquet."""
-    prefix = graph.scheme.base + "property/"
-    solutions = graph.query_terms(f"SELECT ?s ?p ?o WHERE {{ ?s ?p ?o . FILTER(isIRI(?o) && "
-                                  f"STRSTARTS(STR(?p), \"{prefix}\")) }}")
+def _write_facts(build_dir: Path, scheme: IriScheme, path: Path) -> int:
+    """``(s, o, p)`` of every entity-valued infobox fact (``p`` the property key): the
+    graph's infobox triples between two entities, read from the build's facts file that
+    they are made of (a scan of the store would fill RocksDB's block cache as it goes)."""
     with ParquetRows(path, {"s": "string", "o": "string", "p": "string"}) as rows:
-        for solution in solutions:
-            s, p, o = (solution[name].value for name in ("s", "p", "o"))
-            if graph.scheme.is_entity(o) and s != o:
-                rows.add((s, o, p[len(prefix):]))
+        for fact in read_jsonl(build_dir / "facts.jsonl.gz"):
+            if fact["kind"] == "entity" and fact["subject"] != fact["value"]:
+                rows.add((scheme.resource(fact["subject"]), scheme.resource(fact["value"]),
+                          fact["property"]))
     return rows.count
 
 
-def _linked_mentions(sentence: dict, graph: KnowledgeGraph, limit: int) -> list[Span]:
+def _linked_mentions(sentence: dict, scheme: IriScheme, limit: int) -> list[Span]:
     """The first mention of each linked entity in the sentence, in text order."""
     seen, spans = set(), []
     for mention in sentence["mentions"]:
         if mention["title"] is None:
             continue
-        iri = graph.scheme.resource(mention["title"])
+        iri = scheme.resource(mention["title"])
         if iri in seen:
             continue
         seen.add(iri)
@@ -79,11 +78,11 @@ def _linked_mentions(sentence: dict, graph: KnowledgeGraph, limit: int) -> list[
     return spans
 
 
-def _pairs(build_dir: Path, graph: KnowledgeGraph, config: DistantConfig):
+def _pairs(build_dir: Path, scheme: IriScheme, config: DistantConfig):
     """Yield ``(sentence number, sentence, pair number, first, second)`` for every pair of
     linked mentions, in file order."""
     for number, sentence in enumerate(read_jsonl(build_dir / "sentences.jsonl.gz")):
-        spans = _linked_mentions(sentence, graph, config.max_mentions)
+        spans = _linked_mentions(sentence, scheme, config.max_mentions)
         pair = 0
         for i, first in enumerate(spans):
             for second in spans[i + 1:]:
@@ -123,13 +122,13 @@ def build_re_dataset(directory: str | os.PathLike, out: str | os.PathLike,
     if not (directory / "sentences.jsonl.gz").is_file():
         raise FileNotFoundError(f"{directory}: no sentences.jsonl.gz (needs a `wikikg build` "
                                 "directory, not an imported graph)")
-    graph = KnowledgeGraph.open(directory)
+    scheme = graph_scheme(directory)
     with tempfile.TemporaryDirectory(prefix="wikikg-re-", dir=tmp_dir) as scratch:
         scratch = Path(scratch)
-        _write_facts(graph, scratch / "facts.parquet")
+        _write_facts(directory, scheme, scratch / "facts.parquet")
         with ParquetRows(scratch / "pairs.parquet", {"sentence": "int64", "pair": "int64",
                                                       "first": "string", "second": "string"}) as pairs:
-            for number, _, pair, first, second in _pairs(directory, graph, config):
+            for number, _, pair, first, second in _pairs(directory, scheme, config):
                 pairs.add((number, pair, first.iri, second.iri))
         with Database(scratch / "spill", memory_limit) as db:
             counts, negatives, sentences = _join(db, scratch)
@@ -142,7 +141,7 @@ def build_re_dataset(directory: str | os.PathLike, out: str | os.PathLike,
                      "sentences_with_pairs": sentences, "negative_candidates": negatives,
                      "dropped_relations": sorted(set(counts) - kept)}
             with re_dataset_writer(out) as writer:
-                _write_examples(writer, directory, graph, config, _Found(db),
+                _write_examples(writer, directory, scheme, config, _Found(db),
                                 (counts, kept, keep_share))
                 return writer.finish(stats)
 
@@ -165,11 +164,11 @@ def _join(db: Database, scratch: Path) -> tuple[Counter, int, int]:
     return counts, pairs - with_relation, sentences
 
 
-def _write_examples(writer: REDatasetWriter, directory: Path, graph: KnowledgeGraph,
+def _write_examples(writer: REDatasetWriter, directory: Path, scheme: IriScheme,
                     config: DistantConfig, found: _Found, verdicts: tuple) -> None:
     counts, kept, keep_share = verdicts
-    prefix = graph.scheme.base + "property/"
-    for number, sentence, pair, first, second in _pairs(directory, graph, config):
+    prefix = scheme.base + "property/"
+    for number, sentence, pair, first, second in _pairs(directory, scheme, config):
         relations = found.of(number, pair, first, second)
         split = split_of(tuple(sorted((first.iri, second.iri))), config.fractions, config.seed)
         chosen = _choose(relations, counts, kept)

@@ -12,7 +12,6 @@ Splits are by page.  Nothing is held per article or sentence (see :func:`build_n
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -30,7 +29,8 @@ from fusion.datasets.schema import (
     tokenize,
 )
 from fusion.datasets.splits import split_of
-from kg.iri import DEFAULT_BASE, IriScheme
+from kg.iri import IriScheme
+from kg.store import graph_scheme
 
 TABLE = Path(__file__).resolve().parents[2] / "data" / "infobox_classes.tsv"
 
@@ -64,14 +64,6 @@ class ClassTable:
             if re.search(rf"(?<!\w){re.escape(pattern)}(?!\w)", name):
                 return label
         return None
-
-
-def graph_base(directory: Path) -> str:
-    """The base IRI of the build's graph (``kg.json``), else the default."""
-    meta = directory / "kg.json"
-    if meta.is_file():
-        return json.loads(meta.read_text()).get("base_iri", DEFAULT_BASE)
-    return DEFAULT_BASE
 
 
 def _write_classes(build_dir: Path, table: ClassTable, path: Path) -> int:
@@ -149,7 +141,7 @@ def build_ner_dataset(directory: str | os.PathLike, out: str | os.PathLike,
     config = config or NERConfig()
     directory, out = Path(directory), Path(out)
     sentences = directory / "sentences.jsonl.gz"
-    scheme = IriScheme(graph_base(directory))
+    scheme = graph_scheme(directory)
     with tempfile.TemporaryDirectory(prefix="wikikg-ner-", dir=tmp_dir) as scratch:
         scratch = Path(scratch)
         classified = _write_classes(directory, table or ClassTable(), scratch / "classes.parquet")
