@@ -9,10 +9,14 @@ database file per job, in its spill directory; errors come out as one line.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 DEFAULT_MEMORY_LIMIT = "2GB"  # a laptop's share; `--memory-limit` on build and dataset
+MEMORY_PER_THREAD = 128 << 20  # below this per thread, DuckDB's sorts fail to pin, not spill
+_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+          "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
 
 
 class DatabaseError(Exception):
@@ -24,14 +28,19 @@ class Database:
 
     def __init__(self, spill: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT,
                  threads: int | None = None, spill_limit: str | None = None):
+        """``threads`` (default: every CPU) is capped at one per ``MEMORY_PER_THREAD`` of the
+        budget: each thread's sort and join keep blocks pinned, and a small budget shared by
+        many threads runs out of memory where fewer threads would spill."""
         import duckdb
 
         self.error = duckdb.Error
         self.spill = spill
         self.results = 0
         spill.mkdir(parents=True, exist_ok=True)
+        threads = max(1, min(threads or os.cpu_count() or 1,
+                             parse_size(memory_limit) // MEMORY_PER_THREAD))
         config = {"memory_limit": memory_limit, "temp_directory": str(spill),
-                  "preserve_insertion_order": False, "threads": threads or os.cpu_count() or 1}
+                  "preserve_insertion_order": False, "threads": threads}
         if spill_limit:
             config["max_temp_directory_size"] = spill_limit
         try:
@@ -81,6 +90,14 @@ class Database:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def parse_size(text: str) -> int:
+    """Bytes of a size as DuckDB reads it: ``512MB``, ``2GB``, ``1.5GiB`` (1000 or 1024 based)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    if not match or match.group(2).lower() not in _UNITS:
+        raise DatabaseError(f"{text!r} is not a size (e.g. 512MB, 2GB, 1.5GiB)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
 def one_line(exc: Exception) -> str:

@@ -36,7 +36,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from common.atomic import atomic_directory
-from common.duck import DEFAULT_MEMORY_LIMIT, DatabaseError
+from common.duck import DEFAULT_MEMORY_LIMIT, DatabaseError, parse_size
 from common.jsonl import JsonlWriter, gzip_member
 from extraction.chunk import OUTPUTS, MappedChunk, PartSummary, map_byte_range, map_pages, part_name
 from extraction.dump import DumpFormatError, DumpReader, read_siteinfo
@@ -272,6 +272,10 @@ def build(inputs: list[str | os.PathLike], out: str | os.PathLike,
     for path in paths:
         if not path.is_file():
             raise BuildError(f"{path}: no such dump file")
+    try:  # a bad size is found now, not after hours of the map step
+        [parse_size(size) for size in (options.memory_limit, options.spill_limit) if size]
+    except DatabaseError as exc:
+        raise BuildError(str(exc)) from exc
     with atomic_directory(out) as work:
         layout = _Layout.under(work, options.tmp_dir)
         try:

@@ -57,3 +57,22 @@ def settings_options(cls, exclude: tuple[str, ...] = ()):
                             type=click.Path(exists=True, dir_okay=False, path_type=Path))(command)
 
     return decorate
+
+
+class Size(click.ParamType):
+    """A memory or disk size as DuckDB reads it (``512MB``, ``2GB``): checked when the
+    command starts, not hours later when the step that uses it begins."""
+
+    name = "size"
+
+    def convert(self, value, param, ctx):
+        from common.duck import DatabaseError, parse_size
+
+        try:
+            parse_size(value)
+        except DatabaseError as exc:
+            self.fail(str(exc), param, ctx)
+        return value
+
+
+SIZE = Size()

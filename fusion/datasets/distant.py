@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from common.duck import DEFAULT_MEMORY_LIMIT, Database, ParquetRows
+from common.duck import DEFAULT_MEMORY_LIMIT, Database, ParquetRows, parse_size
 from common.jsonl import read_jsonl
 from fusion.datasets.schema import (
     NO_RELATION,
@@ -118,6 +118,7 @@ def build_re_dataset(directory: str | os.PathLike, out: str | os.PathLike,
     to ``tmp_dir``), and the second pass reads the join's verdicts in pair order.
     """
     config = config or DistantConfig()
+    parse_size(memory_limit)  # a bad size fails now, before the passes over the sentences
     directory, out = Path(directory), Path(out)
     if not (directory / "sentences.jsonl.gz").is_file():
         raise FileNotFoundError(f"{directory}: no sentences.jsonl.gz (needs a `wikikg build` "

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from common.duck import DEFAULT_MEMORY_LIMIT, Database, ParquetRows
+from common.duck import DEFAULT_MEMORY_LIMIT, Database, ParquetRows, parse_size
 from common.jsonl import read_jsonl
 from fusion.datasets.schema import (
     CLASSES,
@@ -139,6 +139,7 @@ def build_ner_dataset(directory: str | os.PathLike, out: str | os.PathLike,
     second pass over the sentences reads each one's classes in order.
     """
     config = config or NERConfig()
+    parse_size(memory_limit)  # a bad size fails now, before the passes over the sentences
     directory, out = Path(directory), Path(out)
     sentences = directory / "sentences.jsonl.gz"
     scheme = graph_scheme(directory)

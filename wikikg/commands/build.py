@@ -10,6 +10,7 @@ import click
 from extraction.build import BuildOptions
 from kg.iri import DEFAULT_BASE
 from wikikg.commands import WikikgError
+from wikikg.options import SIZE
 
 DEFAULTS = BuildOptions()  # the options' defaults are the library's
 
@@ -53,13 +54,13 @@ Examples:
 @click.option("--no-index", is_flag=True,
               help="Read a multistream dump sequentially: ignore its index and do not "
                    "scan it for stream ranges.")
-@click.option("--memory-limit", default=DEFAULTS.memory_limit, show_default=True, metavar="SIZE",
+@click.option("--memory-limit", default=DEFAULTS.memory_limit, show_default=True, type=SIZE,
               help="Memory budget of the reduce step (redirects, aliases: DuckDB's "
                    "memory_limit, e.g. 512MB, 8GB); past it, it spills to --tmp-dir.")
 @click.option("--tmp-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the reduce step spills (default: inside the temporary build "
                    "directory); removed at the end.")
-@click.option("--tmp-dir-limit", metavar="SIZE",
+@click.option("--tmp-dir-limit", type=SIZE,
               help="The most disk the reduce step may spill (e.g. 50GB; default: the free "
                    "space of --tmp-dir); past it the build stops with a one-line error.")
 @click.option("--base-iri", default=DEFAULT_BASE, show_default=True,

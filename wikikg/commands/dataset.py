@@ -9,6 +9,7 @@ import click
 from common.duck import DEFAULT_MEMORY_LIMIT
 from kg.iri import DEFAULT_BASE
 from wikikg.commands import WikikgError, report_splits
+from wikikg.options import SIZE
 
 
 @click.group(epilog="""
@@ -30,7 +31,7 @@ def out_of_core_options(command):
         help="Where the intermediate tables and the join's spill files go (default: the "
              "system's temporary directory); removed at the end.")(command)
     return click.option(
-        "--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True, metavar="SIZE",
+        "--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True, type=SIZE,
         help="Memory budget of the join of the sentences' mentions with the graph "
              "(DuckDB's memory_limit); past it, it spills to --tmp-dir.")(command)
 
