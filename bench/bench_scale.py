@@ -103,21 +103,28 @@ def scaling_rows(runs: dict[int, dict]) -> list[list[str]]:
 
 
 def scaling_section(title: str, runs: dict[int, dict]) -> tuple[str, float]:
+    """The table, the slope over the whole range and over the last segment, and English
+    extrapolated from the last segment (memory bounded by a budget stops growing once the
+    budget is reached: the whole-range slope would overstate it)."""
     sizes = sorted(runs)
     small, large = runs[sizes[0]], runs[sizes[-1]]
     per_article = slope(small, large)
-    english = small["rss"] + per_article * (ENGLISH_ARTICLES - small["articles"]) / 1024
+    last = slope(runs[sizes[-2]], large) if len(sizes) >= 3 else per_article
+    english = large["rss"] + max(last, 0) * (ENGLISH_ARTICLES - large["articles"]) / 1024
     speed = {n: runs[n]["pages"] / runs[n]["wall"] for n in sizes}
     text = (f"#### {title}\n\n"
             + table(["copies", "articles", "pages", "wall s", "pages/s", "peak tree RSS MiB",
                      "spilled MB", "map / reduce / rewrite s"], scaling_rows(runs))
             + f"\n\nPeak memory slope {sizes[0]}× → {sizes[-1]}×: **{per_article:.1f} KiB per added "
-            f"article** (extrapolated to {ENGLISH_ARTICLES / 1e6:.1f} M articles: "
-            f"{english / 1024:.1f} GiB).")
+            f"article**")
     if len(sizes) >= 3:
-        text += (f" From {sizes[-2]}× to {sizes[-1]}×: {slope(runs[sizes[-2]], large):.1f} KiB per "
-                 f"added article. Pages/s at {sizes[-1]}× vs {sizes[-2]}×: "
+        text += (f"; {sizes[-2]}× → {sizes[-1]}×: **{last:.1f} KiB** (linear from this segment to "
+                 f"{ENGLISH_ARTICLES / 1e6:.1f} M articles, which overstates memory capped by a "
+                 f"budget: {english / 1024:.1f} GiB). "
+                 f"Pages/s at {sizes[-1]}× vs {sizes[-2]}×: "
                  f"**{speed[sizes[-1]] / speed[sizes[-2]]:.2f}×**.")
+    else:
+        text += "."
     return text, per_article
 
 

@@ -175,3 +175,17 @@ def test_a_killed_build_keeps_the_previous_output_and_the_next_starts_clean(samp
     for name in OUTPUTS:
         assert load(out, name) == load(sample_build, name), name
     assert json.loads((out / "stats.json").read_text())["errors"] == 0
+
+
+def test_a_full_disk_is_the_machines_fault_not_the_chunks():
+    """A worker that cannot write its part for lack of space must stop the build (recording
+    the chunk as bad and going on would lose every later part the same way)."""
+    import errno
+
+    from extraction.dump import DumpFormatError
+    from extraction.engines import Failure
+
+    assert Failure.of(OSError(errno.ENOSPC, "No space left on device")).fatal
+    assert Failure.of(OSError(errno.EDQUOT, "Disk quota exceeded")).fatal
+    assert not Failure.of(DumpFormatError("x.xml.bz2", 3, "bad bz2 data")).fatal
+    assert not Failure.of(ValueError("a bad page")).fatal
