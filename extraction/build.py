@@ -284,7 +284,7 @@ def build(inputs: list[str | os.PathLike], out: str | os.PathLike,
             layout.remove()
         if finalize is not None:
             stats.update(finalize(work))
-            (work / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
+        (work / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
     return stats
 
 
@@ -327,7 +327,7 @@ def _build_into(work: Path, layout: _Layout, paths: list[Path], options: BuildOp
         errors.writer.close()
     _concatenate(layout.rewritten, parts, work)
     seconds["total"] = time.perf_counter() - started
-    stats = {
+    return {
         "pages": counts["pages"],
         "articles": counts["entities"],
         "redirects": counts["redirects"],
@@ -347,8 +347,6 @@ def _build_into(work: Path, layout: _Layout, paths: list[Path], options: BuildOp
         "options": asdict(options),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
-    (work / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
-    return stats
 
 
 def _since(started: float, seconds: dict[str, float]) -> float:

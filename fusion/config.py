@@ -17,6 +17,7 @@ from kg.iri import DEFAULT_BASE
 
 CONFIG_NAME = "fusion_config.json"
 TRAIN_CONFIG_NAME = "train_config.json"
+METRICS_NAME = "metrics.json"  # a run's metrics: history, dev, test, settings
 ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC", "ENT")
 TASKS = ("re", "ner")
 

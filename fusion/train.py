@@ -40,7 +40,7 @@ from common import distributed
 from common.atomic import atomic_directory
 from common.jsonl import read_jsonl
 from common.plots import save_figure
-from fusion.config import TRAIN_CONFIG_NAME, FusionConfig, TrainConfig
+from fusion.config import METRICS_NAME, TRAIN_CONFIG_NAME, FusionConfig, TrainConfig
 from fusion.features import collate, encode_ner, encode_re
 from fusion.metrics import format_report, ner_scores, re_scores
 from fusion.model import WEIGHTS_NAME, KnowledgeEnhancedModel, build_model
@@ -339,7 +339,7 @@ class Trainer:
                    "seconds": round(seconds, 1), "device": str(self.device),
                    "best_dev_micro_f1": self.best, "dev": dev, "test": test,
                    "history": self.history, **distributed.metrics_fields()}
-        (self.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        (self.out / METRICS_NAME).write_text(json.dumps(metrics, indent=2) + "\n")
         (self.out / "report.txt").write_text(
             f"{self.config.task} fusion={self.config.fusion} seed={self.config.seed}\n\n"
             f"dev\n{format_report(dev)}\ntest\n{format_report(test)}")

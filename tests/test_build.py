@@ -230,3 +230,20 @@ def test_map_outputs_are_gzip_members_that_any_reader_reads(sample_build, shared
     assert stats["redirects"] == 0  # no part had such records: still a valid, empty gzip file
     assert subprocess.run(["gzip", "-dc", str(tmp_path / "bg" / "redirects.jsonl.gz")],
                           capture_output=True, check=True).stdout == b""
+
+
+def test_the_build_stage_is_the_extraction_and_its_graph(tmp_path):
+    """``wikikg.stages.build``, what the CLI and the pipeline both run: one stats.json with
+    the graph's counts, the graph under the base IRI asked for, every file the next stages
+    read."""
+    from kg import KnowledgeGraph
+    from wikikg import stages
+
+    out = tmp_path / "staged"
+    stats = stages.build([SAMPLE], out, BuildOptions(progress=False, limit_pages=20),
+                         base_iri="http://example.com/kb/")
+    assert json.loads((out / "stats.json").read_text()) == stats
+    assert stats["graph"]["triples"] > 0 and stats["graph"]["base_iri"] == "http://example.com/kb/"
+    assert all(path.is_file() for path in stages.build_files(out))
+    graph = KnowledgeGraph.open(out)
+    assert graph.query("ASK { ?s a <http://example.com/kb/ontology/Article> }") is True

@@ -159,37 +159,35 @@ class Pipeline:
 
 def build_stages(config: dict, out: Path, progress: bool = True) -> list[Stage]:
     """The default job's stages over ``out``: graph/, dataset-re/, embeddings, runs/, report."""
+    from fusion.datasets.schema import HELDOUT_FILE
+    from kg.store import GRAPH_FILE
     from wikikg.defaults import default_dump
+    from wikikg.stages import build_files, embedding_files, re_dataset_files, run_files
 
     b, d, e, t = config["build"], config["dataset"], config["embed"], config["train"]
     dumps = [Path(p) for p in b["dumps"]] or [default_dump()]
     graph, data, runs = out / "graph", out / "dataset-re", out / "runs"
     embeddings = graph / "embeddings" / e["model"]
-    graph_outputs = [graph / name for name in ("entities.jsonl.gz", "facts.jsonl.gz",
-                                               "links.jsonl.gz", "sentences.jsonl.gz",
-                                               "graph.nt.gz", "kg.json")]
+    examples = re_dataset_files(data)[:-1]  # the split files, without the held-out triples
     stages = [
-        Stage("build", lambda: _build(dumps, graph, b, progress), dumps, graph_outputs, b),
-        Stage("dataset", lambda: _dataset(graph, data, d), graph_outputs,
-              [data / f"{s}.jsonl" for s in ("train", "dev", "test")]
-              + [data / "heldout_triples.tsv"], d, after=["build"]),
-        Stage("embed", lambda: _embed(graph, data / "heldout_triples.tsv", e, progress),
-              [graph / "graph.nt.gz", data / "heldout_triples.tsv"],
-              [embeddings / "entities.safetensors", embeddings / "metrics.json"], e,
+        Stage("build", lambda: _build(dumps, graph, b, progress), dumps, build_files(graph), b),
+        Stage("dataset", lambda: _dataset(graph, data, d), build_files(graph),
+              re_dataset_files(data), d, after=["build"]),
+        Stage("embed", lambda: _embed(graph, data / HELDOUT_FILE, e, progress),
+              [graph / GRAPH_FILE, data / HELDOUT_FILE], embedding_files(embeddings), e,
               after=["build", "dataset"]),
     ]
     for fusion in t["fusions"]:
         run_dir = runs / fusion
         options = {**t, "fusion": fusion, "fusions": None}
-        inputs = [data / f"{s}.jsonl" for s in ("train", "dev", "test")]
+        inputs = list(examples)
         after = ["dataset"]
         if fusion != "none":
-            inputs.append(embeddings / "entities.safetensors")
+            inputs.append(embedding_files(embeddings)[0])
             after.append("embed")
         stages.append(Stage(f"train-{fusion}",
                             _trainer(data, run_dir, graph, e["model"], options, progress),
-                            inputs, [run_dir / "metrics.json", run_dir / "model.safetensors"],
-                            options, after=after))
+                            inputs, run_files(run_dir), options, after=after))
     trained = [s.name for s in stages if s.name.startswith("train-")]
     stages.append(Stage("report", lambda: _report(out, graph, data, embeddings, runs, t["fusions"]),
                         [s for stage in stages for s in stage.outputs],
@@ -199,14 +197,13 @@ def build_stages(config: dict, out: Path, progress: bool = True) -> list[Stage]:
 
 
 def _build(dumps: list[Path], graph: Path, options: dict, progress: bool) -> dict:
-    from extraction.build import BuildOptions, build
-    from kg import assemble
+    from extraction.build import BuildOptions
+    from wikikg.stages import build
 
     build_options = BuildOptions(workers=options["workers"], limit_pages=options["limit_pages"] or None,
                                  ner=options["ner"], splitter=options["splitter"],
                                  progress=progress)
-    stats = build(dumps, graph, build_options,
-                  finalize=lambda work: {"graph": assemble(work, options["base_iri"])})
+    stats = build(dumps, graph, build_options, options["base_iri"])
     return {k: stats[k] for k in ("pages", "articles", "facts", "sentences", "errors")}
 
 
@@ -222,7 +219,9 @@ def _embed(graph: Path, holdout: Path, options: dict, progress: bool) -> dict:
 
     config = EmbedConfig(**options)
     pipeline(graph, config, holdout=holdout, name=options["model"], progress=progress)
-    metrics = json.loads((graph / "embeddings" / options["model"] / "metrics.json").read_text())
+    from kg.embedding.store import METRICS_FILE
+
+    metrics = json.loads((graph / "embeddings" / options["model"] / METRICS_FILE).read_text())
     return {"test": metrics.get("test")}
 
 

@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 from common.plots import save_figure
+from fusion.config import METRICS_NAME
 from fusion.datasets.stats import bar_chart
+from kg.embedding.store import METRICS_FILE
 
 
 class Report:
@@ -135,7 +137,7 @@ def write_report(out: Path, graph_dir: Path, data: Path, embeddings: Path, runs_
     report.figure("figures/degree_distribution.png", "Degree distribution (log-log)")
 
     report.heading("Graph encoder")
-    encoder = json.loads((embeddings / "metrics.json").read_text())
+    encoder = json.loads((embeddings / METRICS_FILE).read_text())
     test = encoder.get("test", {})
     report.table(["metric (test, filtered)", "value"],
                  [[k, f"{v:.4f}" if isinstance(v, float) else v] for k, v in test.items()
@@ -149,7 +151,7 @@ def write_report(out: Path, graph_dir: Path, data: Path, embeddings: Path, runs_
     report.figure("figures/relation_frequencies.png", "Examples per relation")
 
     report.heading("Knowledge-enhanced fine-tuning")
-    runs = {f: json.loads((runs_dir / f / "metrics.json").read_text()) for f in fusions}
+    runs = {f: json.loads((runs_dir / f / METRICS_NAME).read_text()) for f in fusions}
     report.table(["fusion", "test micro-F1", "test macro-F1", "best dev micro-F1", "steps",
                   "seconds"],
                  [[f, f"{m['test']['micro_f1']:.4f}", f"{m['test']['macro_f1']:.4f}",

@@ -28,6 +28,7 @@ from common.atomic import atomic_directory
 NO_RELATION = "no_relation"
 CLASSES = ("PER", "ORG", "LOC", "MISC")
 SPLITS = ("train", "dev", "test")
+HELDOUT_FILE = "heldout_triples.tsv"  # the graph triples behind dev/test examples
 _TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|\d+(?:[.,:]\d+)*|\w+(?:[-'’.]\w+)*|[^\w\s]", re.UNICODE)
 
 
@@ -128,7 +129,7 @@ class REDatasetWriter:
         for handle in self.files.values():
             handle.close()
         write_relations(self.work / "relations.json", self.per_relation, names)
-        heldout = self.heldout.write_sorted_unique(self.work / "heldout_triples.tsv")
+        heldout = self.heldout.write_sorted_unique(self.work / HELDOUT_FILE)
         stats = {**stats, "splits": {s: self.sizes[s] for s in SPLITS},
                  "relations": dict(sorted(self.per_relation.items(), key=lambda kv: (-kv[1], kv[0]))),
                  "heldout_triples": heldout}

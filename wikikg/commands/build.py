@@ -77,10 +77,9 @@ def build(ctx, dumps, out, workers, engine, ray_address, limit_pages, ner, spacy
     on shared storage (or copied to the same path on every node).
     """
     from extraction.build import BuildError
-    from extraction.build import build as run_build
     from extraction.engines import EngineError
-    from kg import assemble
     from wikikg.defaults import default_dump
+    from wikikg.stages import build as run_build
 
     if ray_address and engine != "ray":
         raise click.UsageError("--ray-address needs --engine ray")
@@ -92,8 +91,7 @@ def build(ctx, dumps, out, workers, engine, ray_address, limit_pages, ner, spacy
                            engine=engine, ray_address=ray_address, memory_limit=memory_limit,
                            tmp_dir=str(tmp_dir) if tmp_dir else None, spill_limit=tmp_dir_limit)
     try:
-        stats = run_build(inputs, out, options,
-                          finalize=lambda work: {"graph": assemble(work, base_iri)})
+        stats = run_build(inputs, out, options, base_iri)
     except (BuildError, EngineError, ValueError) as exc:
         raise WikikgError(str(exc)) from exc
     log.info("built %s: %d articles, %d facts, %d sentences, %d triples, %d errors", out,
