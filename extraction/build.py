@@ -371,6 +371,8 @@ def _map(tasks: _Tasks, engine, errors: _Errors, counts: Counter, progress: bool
 def _reduce(layout: _Layout, options: BuildOptions, threads: int) -> dict:
     """The reduce step in a process of its own: DuckDB's memory goes back to the system when
     it ends, and the rewrite's workers are forked from a driver that never held it."""
+    log.info("reduce step: DuckDB, %s budget, %d thread(s) at most, spilling to %s",
+             options.memory_limit, threads, layout.spill)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=context) as child:
         reduced = child.submit(_reduce_here, layout, options, threads).result()
@@ -384,22 +386,29 @@ def _reduce(layout: _Layout, options: BuildOptions, threads: int) -> dict:
 
 
 def _reduce_here(layout: _Layout, options: BuildOptions, threads: int) -> dict:
+    """The reduce step's four queries, a progress step each (the longest run for minutes
+    on a whole Wikipedia); the bar is drawn by this child process on the shared stderr."""
     reduction = Reduction(layout.parts, layout.spill, options.memory_limit, threads,
                           options.spill_limit)
-    spilled = 0
+    steps = [("redirect chains", reduction.resolve_redirects),
+             ("alias table", reduction.build_aliases),
+             ("lookups of each part", lambda: reduction.write_lookups(layout.lookups)),
+             ("aliases.jsonl.gz", lambda: reduction.write_aliases(
+                 layout.parts.parent / "aliases.jsonl.gz"))]
+    results, spilled = [], 0
     try:
-        cycles = reduction.resolve_redirects()
-        aliases = reduction.build_aliases()
-        spilled = max(spilled, reduction.spilled())
-        reduction.write_lookups(layout.lookups)
-        spilled = max(spilled, reduction.spilled())
-        reduction.write_aliases(layout.parts.parent / "aliases.jsonl.gz")
-        spilled = max(spilled, reduction.spilled())
+        with tqdm(total=len(steps), desc="reduce", unit=" steps", leave=False,
+                  disable=not options.progress or None) as bar:
+            for name, step in steps:
+                bar.set_postfix_str(name)
+                results.append(step())
+                spilled = max(spilled, reduction.spilled())
+                bar.update()
     except DatabaseError as exc:
         raise BuildError(f"reduce step (spilling to {layout.spill}): {exc}") from exc
     finally:
         reduction.close()
-    return {"aliases": aliases, "redirect_cycles": cycles, "spilled_bytes": spilled}
+    return {"aliases": results[1], "redirect_cycles": results[0], "spilled_bytes": spilled}
 
 
 def _rewrite(layout: _Layout, parts: list[int], engine, counts: Counter, progress: bool) -> None:
