@@ -105,7 +105,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         inputs = in_fresh_process(prepare_inputs, dumps, tmp)
-        sample, big = inputs[0][0], inputs[-1][0]
         for dump, multistream_dump, pages, megabytes in inputs:
             results = measure(commands(dump, multistream_dump, tmp), args.reps)
             extractor = statistics.median(results["WikiExtractor 3.1.0 --no-templates"][0])
@@ -127,19 +126,6 @@ def main() -> None:
                 f"1 worker vs WikiExtractor: **{extractor / one:.2f}×** (>1 = wikikg faster). "
                 f"On the multistream copy (100 pages per stream, as Wikipedia publishes dumps; "
                 f"workers decompress their own streams): 2 workers vs 1 **{ms_one / ms_two:.2f}×**.")
-        memory = measure({
-            "sample once": [PY, "-m", "wikikg.cli", "-q", "build", str(sample), "--out",
-                            str(tmp / "once")],
-            "sample ×10": [PY, "-m", "wikikg.cli", "-q", "build", str(big), "--out",
-                           str(tmp / "ten")],
-        }, max(2, args.reps // 2))
-        once = statistics.median(memory["sample once"][1])
-        ten = statistics.median(memory["sample ×10"][1])
-        sections.append(
-            "### Streaming: peak RSS does not grow with the number of pages\n\n"
-            + table(["input", "wall s", "peak RSS MiB"],
-                    [[name, summary(w), summary(r, 0)] for name, (w, r) in memory.items()])
-            + f"\n\nPeak RSS ×10 pages / ×1: **{ten / once:.2f}** (target ≤ 1.2).")
     write_section("extraction", "## Extraction\n\n" + "\n\n".join(sections))
     print("\n\n".join(sections))
 
