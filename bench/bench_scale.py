@@ -86,6 +86,35 @@ def run_dataset(graph: Path, out: Path, budget: str) -> dict:
             "articles": build_stats["articles"], "spilled": 0, "seconds": {}}
 
 
+def loading_section(copies: list[int], dumps: dict, tmp: Path, args) -> str:
+    """``wikikg embed``'s data loading (:func:`kg.embedding.data.load_triples`: triples,
+    ids, split; the training itself is sized by the model) on graphs built from the copies."""
+    code = ("import sys\nfrom kg.embedding.data import load_triples\n"
+            "d = load_triples(sys.argv[1], memory_limit=sys.argv[2])\n"
+            "open(sys.argv[3], 'w').write(f'{d.num_entities} {len(d.known())}')\n")
+    rows, runs = [], {}
+    for n in copies:
+        graph = tmp / f"graph{n}"
+        run_build(dumps[n][1], graph, args.workers, args.budget, graph=True)
+        wall, rss = measured([PY, "-c", code, str(graph), args.budget, str(tmp / "sizes")])
+        entities, triples = map(int, (tmp / "sizes").read_text().split())
+        articles = json.loads((graph / "stats.json").read_text())["articles"]
+        runs[n] = {"rss": rss, "articles": articles, "triples": triples}
+        rows.append([f"{n}×", f"{articles:,}", f"{triples:,}", f"{entities:,}", f"{wall:.1f}",
+                     str(rss)])
+    small, large = runs[copies[0]], runs[copies[-1]]
+    per_triple = (large["rss"] - small["rss"]) * 1024 ** 2 / (large["triples"] - small["triples"])
+    return ("### `wikikg embed`'s data loading as the graph grows\n\n"
+            f"Machine: {machine()}. Command: `.venv/bin/python bench/bench_scale.py --copies "
+            f"{' '.join(map(str, copies))} --loading-only --budget {args.budget}` (graphs built "
+            "with `wikikg build --workers 2`, then `load_triples` in a fresh process under "
+            "`peak_rss.py`).\n\n"
+            + table(["copies", "articles", "edges (all splits)", "entities", "wall s",
+                     "peak tree RSS MiB"], rows)
+            + f"\n\nPeak memory slope {copies[0]}× → {copies[-1]}×: **{slope(small, large):.1f} KiB "
+            f"per added article, {per_triple:.0f} B per added edge**.")
+
+
 def slope(small: dict, large: dict) -> float:
     """KiB of peak memory per added article."""
     return (large["rss"] - small["rss"]) * 1024 / (large["articles"] - small["articles"])
@@ -137,12 +166,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--plateau", type=int, nargs="*", default=[100],
                         help="larger copies for the first configuration only (memory plateau)")
+    parser.add_argument("--loading-only", action="store_true",
+                        help="only the graphs and the embedding loader (section scale-loading)")
     args = parser.parse_args()
     copies = sorted(args.copies)
     command = (f".venv/bin/python bench/bench_scale.py --copies {' '.join(map(str, copies))} "
                f"--plateau {' '.join(map(str, args.plateau))} --budget {args.budget} "
                f"--spill-budget {args.spill_budget} "
-               f"--workers {args.workers}")
+               f"--workers {args.workers}" + (" --loading-only" if args.loading_only else ""))
     sections = [f"Machine: {machine()}. Command: `{command}`. One run per cell (each a fresh "
                 "process; peak = summed RSS of the whole process tree, sampled every 0.2 s by "
                 "`../shared/tools/peak_rss.py`)."]
@@ -168,6 +199,9 @@ def main() -> None:
             f"`wikikg dataset re` on that graph, {small}":
                 (copies, lambda n: run_dataset(tmp / f"graph{n}", tmp / "re", args.budget)),
         }
+        if args.loading_only:
+            write_section("scale-loading", loading_section(copies, dumps, tmp, args))
+            return
         for title, (sizes, plan) in plans.items():
             runs = {n: plan(n) for n in sizes}
             text, _ = scaling_section(title, runs)

@@ -190,6 +190,22 @@ def test_embeddings_round_trip(nations, tmp_path):
     assert json.loads((out / "metrics.json").read_text())["test"] == result.metrics["test"]
 
 
+def test_control_tables_keep_norms_or_vectors_but_not_the_entity(nations):
+    data = load_triples(nations)
+    table = fit(data, EmbedConfig(model="distmult", **{**FAST, "epochs": 5}), progress=False).entities
+    random = table.control("random", seed=1)
+    shuffled = table.control("shuffled", seed=1)
+    assert table.control("none") is table
+    for control in (random, shuffled):
+        assert control.iris == table.iris and not control.matrix[0].any()
+        assert not torch.allclose(control.matrix[1:], table.matrix[1:])
+    assert torch.allclose(random.matrix.norm(dim=1), table.matrix.norm(dim=1), atol=1e-5)
+    assert sorted(map(tuple, shuffled.matrix.tolist())) == sorted(map(tuple, table.matrix.tolist()))
+    assert torch.equal(shuffled.matrix, table.control("shuffled", seed=1).matrix)  # seeded
+    with pytest.raises(ValueError, match="none, random or shuffled"):
+        table.control("zeros")
+
+
 def test_wikipedia_edges_and_holdout_absent_from_training(sample_graph, tmp_path):
     graph = KnowledgeGraph.open(sample_graph)
     data = load_triples(sample_graph)
@@ -213,6 +229,50 @@ def test_wikipedia_edges_and_holdout_absent_from_training(sample_graph, tmp_path
     for h, r, t in chosen.tolist():
         assert (h, r, t) not in edge_keys and (t, r + held.num_relations, h) not in edge_keys
     assert not {tuple(t) for t in chosen.tolist()} & {tuple(t) for t in held.train.tolist()}
+
+
+def dict_split(graph, holdout, fraction, seed):
+    """The split as the plain in-memory algorithm makes it (IRI tuples, a degree dict):
+    the reference the out-of-core loader must reproduce exactly."""
+    from kg.embedding.data import graph_triples, read_tsv
+
+    held = set(read_tsv(holdout))
+    rows = [t for t in graph_triples(graph) if t[:3] not in held]
+    facts = sorted({t[:3] for t in rows if t[3] == "fact"})
+    context = sorted({t[:3] for t in rows if t[3] == "context"})
+    degree = {}
+    for s, p, o in facts + context:
+        for key in (s, o, "\0" + p):
+            degree[key] = degree.get(key, 0) + 1
+    wanted, chosen = int(len(facts) * fraction), {"valid": [], "test": []}
+    for index in torch.randperm(len(facts), generator=torch.Generator().manual_seed(seed)).tolist():
+        if len(chosen["test"]) >= wanted:
+            break
+        keys = (facts[index][0], facts[index][2], "\0" + facts[index][1])
+        if all(degree[k] > keys.count(k) for k in keys):
+            for key in keys:
+                degree[key] -= 1
+            chosen["valid" if len(chosen["valid"]) < wanted else "test"].append(facts[index])
+    taken = set(chosen["valid"]) | set(chosen["test"])
+    return {"train": [t for t in facts if t not in taken] + context, **chosen}
+
+
+def test_out_of_core_loading_splits_as_the_dict_algorithm(sample_graph, tmp_path):
+    """IRIs numbered by DuckDB under a small budget, the split run on id arrays: the same
+    triples, in the same order, as the dict version, holdout and self-loops included."""
+    first = load_triples(sample_graph)
+    holdout = tmp_path / "holdout.tsv"
+    holdout.write_text("".join(f"{first.entities[h]}\t{first.relations[r]}\t<{first.entities[t]}>\n"
+                               for h, r, t in first.train[::9][:150].tolist()))
+    data = load_triples(sample_graph, holdout, fraction=0.1, seed=3, memory_limit="64MB",
+                        tmp_dir=tmp_path)
+    expected = dict_split(KnowledgeGraph.open(sample_graph), holdout, 0.1, 3)
+    for name in ("train", "valid", "test"):
+        got = [(data.entities[s], data.relations[p], data.entities[o])
+               for s, p, o in getattr(data, name).tolist()]
+        assert got == expected[name], name
+    assert len(data.holdout) == 150 and len(data.valid) == len(expected["valid"]) > 1000
+    assert data.entities == sorted(data.entities) and list(tmp_path.iterdir()) == [holdout]
 
 
 @pytest.mark.slow

@@ -76,3 +76,18 @@ class Size(click.ParamType):
 
 
 SIZE = Size()
+
+
+def out_of_core_options(command):
+    """``--memory-limit`` and ``--tmp-dir`` of a command whose tables grow with the wiki
+    (DuckDB's budget and spill directory: :mod:`common.duck`)."""
+    from common.duck import DEFAULT_MEMORY_LIMIT
+
+    command = click.option(
+        "--tmp-dir", type=click.Path(file_okay=False, path_type=Path),
+        help="Where the intermediate tables and their spill files go (default: the system's "
+             "temporary directory); removed at the end.")(command)
+    return click.option(
+        "--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True, type=SIZE,
+        help="Memory budget of the tables keyed by IRI or title (DuckDB's memory_limit); "
+             "past it, they spill to --tmp-dir.")(command)

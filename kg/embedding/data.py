@@ -12,25 +12,35 @@ Which triples are edges (see ``docs/encoder.md``):
   Literals are never edges and are not used as node features.
 
 Ids are positions in the sorted IRI lists, so the same graph always gives the same ids.
+Loading holds no table keyed by IRI: the triples stream from the store to a Parquet file,
+and DuckDB numbers the IRIs, drops the held-out triples and encodes the rest under a memory
+budget (spilling past it); what comes back is the id tensors and the sorted IRI lists.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import tempfile
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyoxigraph as ox
 import torch
 from torch import Tensor
 
+from common.duck import DEFAULT_MEMORY_LIMIT, Database, ParquetRows
 from common.vocab import DCT_SUBJECT, RDF_TYPE, RDFS_LABEL
 from kg.store import GraphError, KnowledgeGraph
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid", "test")
+FACT, CONTEXT = "fact", "context"  # the kinds of a built graph's triples, split or not
+BLOCK = 1 << 16  # triples of the random order turned into Python ints at a time in the split
 
 
 @dataclass
@@ -59,117 +69,185 @@ class TripleSet:
         """Every true triple, for the filtered ranking."""
         return torch.cat([self.train, self.valid, self.test, self.holdout])
 
-    @classmethod
-    def from_iris(cls, splits: dict[str, list[tuple[str, str, str]]]) -> TripleSet:
-        """Map IRI triples of the named splits (train, valid, test, holdout) to sorted ids."""
-        triples = [t for part in splits.values() for t in part]
-        entities = sorted({t[0] for t in triples} | {t[2] for t in triples})
-        relations = sorted({t[1] for t in triples})
-        ent = {iri: i for i, iri in enumerate(entities)}
-        rel = {iri: i for i, iri in enumerate(relations)}
 
-        def ids(part):
-            rows = [(ent[s], rel[p], ent[o]) for s, p, o in part]
-            return torch.tensor(rows, dtype=torch.long).view(-1, 3)
-
-        return cls(entities, relations, *(ids(splits.get(name, [])) for name in
-                                          (*SPLITS, "holdout")))
-
-
-def read_tsv(path: str | os.PathLike) -> list[tuple[str, str, str]]:
-    """``s<TAB>p<TAB>o`` IRI lines (``<...>`` brackets allowed); blank lines skipped."""
-    triples = []
+def read_tsv(path: str | os.PathLike, pairs: bool = False) -> Iterator[tuple[str, ...]]:
+    """``s<TAB>p<TAB>o`` IRI lines (``<...>`` brackets allowed); blank lines skipped.  With
+    ``pairs``, ``s<TAB>o`` lines (an entity pair) are read too."""
+    widths = (2, 3) if pairs else (3,)
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
             parts = [p.strip().removeprefix("<").removesuffix(">") for p in line.split("\t")]
-            if len(parts) != 3:
-                raise ValueError(f"{path}:{number}: expected 3 tab-separated IRIs")
-            triples.append(tuple(parts))
-    return triples
+            if len(parts) not in widths:
+                raise ValueError(f"{path}:{number}: expected 3 tab-separated IRIs"
+                                 + (" (or 2: an entity pair)" if pairs else ""))
+            yield tuple(parts)
 
 
-def graph_triples(graph: KnowledgeGraph, categories: bool = True):
-    """(facts, context) IRI triples of a graph directory, by the rules in the module doc."""
+def graph_triples(graph: KnowledgeGraph, categories: bool = True
+                  ) -> Iterator[tuple[str, str, str, str]]:
+    """``(s, p, o, kind)`` IRI triples of a graph directory, by the rules in the module doc;
+    ``kind`` is :data:`FACT` or :data:`CONTEXT`."""
     imported = graph.meta.get("source") == "import"
     excluded = {RDF_TYPE, RDFS_LABEL, graph.scheme.ontology("wikiPageRedirects")}
-    facts, context = [], []
-    for quad in graph.store.quads_for_pattern(None, None, None, ox.DefaultGraph()):
+    is_entity = graph.scheme.is_entity
+    for quad in graph.default_graph():
         s, p, o = quad.subject, quad.predicate.value, quad.object
         if not (isinstance(s, ox.NamedNode) and isinstance(o, ox.NamedNode)):
             continue
         if imported:
-            facts.append((s.value, p, o.value))
-        elif p not in excluded and graph.scheme.is_entity(s.value) and graph.scheme.is_entity(o.value):
+            yield s.value, p, o.value, FACT
+        elif p not in excluded and is_entity(s.value) and is_entity(o.value):
             if p != DCT_SUBJECT:
-                facts.append((s.value, p, o.value))
+                yield s.value, p, o.value, FACT
             elif categories:
-                context.append((s.value, p, o.value))
-    return facts, context
+                yield s.value, p, o.value, CONTEXT
 
 
-def split_facts(facts: list, context: list, fraction: float, seed: int) -> dict[str, list]:
-    """A deterministic train/valid/test split of ``facts``; ``context`` stays in train.
+def split_facts(facts: Tensor, context: Tensor, num_entities: int, num_relations: int,
+                fraction: float, seed: int) -> dict[str, Tensor]:
+    """A deterministic train/valid/test split of ``facts`` (id triples in sorted order);
+    ``context`` stays in train.
 
-    Triples are visited in a seeded random order of the sorted list; one goes to valid or
-    test only while its head, tail and relation keep another training triple, so no
-    evaluated entity or relation is unseen in training.
+    Triples are visited in a seeded random order; one goes to valid or test only while its
+    head, tail and relation keep another training triple, so no evaluated entity or
+    relation is unseen in training.  The degrees are two int arrays (one slot per entity,
+    one per relation), read item by item in the loop as :class:`array.array`.
     """
-    facts = sorted(set(facts))
-    order = torch.randperm(len(facts), generator=torch.Generator().manual_seed(seed)).tolist()
-    degree: dict[str, int] = {}
-    for s, p, o in facts + context:
-        for key in (s, o, "\0" + p):
-            degree[key] = degree.get(key, 0) + 1
+    both = torch.cat([facts, context])
+    entity_degree = array("q", torch.bincount(both[:, [0, 2]].reshape(-1),
+                                              minlength=num_entities).numpy().tobytes())
+    relation_degree = array("q", torch.bincount(both[:, 1], minlength=num_relations)
+                            .numpy().tobytes())
     wanted = int(len(facts) * fraction)
-    held = {"valid": [], "test": []}
-    for index in order:
-        if len(held["test"]) >= wanted:
+    order = torch.randperm(len(facts), generator=torch.Generator().manual_seed(seed))
+    chosen = {"valid": array("q"), "test": array("q")}
+    for start in range(0, len(order), BLOCK):
+        if len(chosen["test"]) >= wanted:
             break
-        s, p, o = facts[index]
-        keys = (s, o, "\0" + p)
-        if all(degree[k] > keys.count(k) for k in keys):
-            for key in keys:
-                degree[key] -= 1
-            held["valid" if len(held["valid"]) < wanted else "test"].append(facts[index])
-    chosen = set(held["valid"]) | set(held["test"])
-    return {"train": [t for t in facts if t not in chosen] + sorted(set(context)), **held}
+        block = order[start:start + BLOCK]
+        for index, (s, p, o) in zip(block.tolist(), facts[block].tolist()):
+            if len(chosen["test"]) >= wanted:
+                break
+            if relation_degree[p] > 1 and (entity_degree[s] > 2 if s == o else
+                                           entity_degree[s] > 1 and entity_degree[o] > 1):
+                relation_degree[p] -= 1
+                entity_degree[s] -= 1
+                entity_degree[o] -= 1
+                chosen["valid" if len(chosen["valid"]) < wanted else "test"].append(index)
+    held = {name: torch.from_numpy(np.frombuffer(rows, dtype=np.int64).copy())
+            for name, rows in chosen.items()}
+    train = torch.ones(len(facts), dtype=torch.bool)
+    train[torch.cat(list(held.values()))] = False
+    return {"train": torch.cat([facts[train], context]),
+            **{name: facts[rows] for name, rows in held.items()}}
 
 
 def load_triples(directory: str | os.PathLike, holdout: str | os.PathLike | None = None,
-                 fraction: float = 0.05, seed: int = 0, categories: bool = True) -> TripleSet:
-    """The :class:`TripleSet` of a graph directory, minus the ``holdout`` file's triples.
+                 fraction: float = 0.05, seed: int = 0, categories: bool = True,
+                 memory_limit: str = DEFAULT_MEMORY_LIMIT,
+                 tmp_dir: str | os.PathLike | None = None) -> TripleSet:
+    """The :class:`TripleSet` of a graph directory, minus the ``holdout`` file's triples
+    (its ``s<TAB>o`` lines: every triple between the two entities, either way).
 
     Holdout triples leave every split (they are neither trained on nor evaluated) but stay
-    known-true for the filtered ranking.
+    known-true for the filtered ranking.  ``memory_limit`` bounds the IRI tables (DuckDB
+    spills to ``tmp_dir`` past it).
     """
     directory = Path(directory)
     graph = KnowledgeGraph.open(directory)
-    held = set(read_tsv(holdout)) if holdout else set()
-    split_dir = directory / "splits"
-    if (split_dir / "train.tsv").is_file():
-        splits = {name: read_tsv(split_dir / f"{name}.tsv") if (split_dir / f"{name}.tsv").is_file()
-                  else [] for name in SPLITS}
-        present = {t for part in splits.values() for t in part}
-    else:
-        facts, context = graph_triples(graph, categories)
-        if not facts and not context:
+    with tempfile.TemporaryDirectory(prefix="wikikg-embed-", dir=tmp_dir) as spill, \
+            Database(Path(spill), memory_limit) as db:
+        presplit = _write_triples(graph, directory, categories, Path(spill) / "triples.parquet")
+        if not presplit and not db.scalar(f"SELECT count(*) FROM '{spill}/triples.parquet'"):
             raise GraphError(f"{directory}: no entity-to-entity triples to embed")
-        present = set(facts) | set(context)
-        splits = split_facts([t for t in facts if t not in held],
-                             [t for t in context if t not in held], fraction, seed)
-    if held - present:
-        log.warning("%d of %d holdout triples are not in the graph (ignored)",
-                    len(held - present), len(held))
-    held &= present
-    splits = {name: [t for t in part if t not in held] for name, part in splits.items()}
-    splits["holdout"] = sorted(held)
-    data = TripleSet.from_iris(splits)
+        _write_holdout(holdout, Path(spill))
+        entities, relations = _number_iris(db, Path(spill))
+        parts = {name: _ids(db, f"SELECT s, p, o FROM encoded WHERE part = '{name}' ORDER BY "
+                                + ("n" if presplit else "s, p, o"))
+                 for name in (SPLITS if presplit else (FACT, CONTEXT)) + ("holdout",)}
+    if not presplit:  # DuckDB closed: its memory is back before the split's
+        parts.update(split_facts(parts.pop(FACT), parts.pop(CONTEXT), len(entities),
+                                 len(relations), fraction, seed))
+    data = TripleSet(entities, relations, *(parts[name] for name in (*SPLITS, "holdout")))
     log.info("%d entities, %d relations; triples: train %d, valid %d, test %d, holdout %d",
              data.num_entities, data.num_relations, len(data.train), len(data.valid),
              len(data.test), len(data.holdout))
     return data
+
+
+def _write_triples(graph: KnowledgeGraph, directory: Path, categories: bool, path: Path) -> bool:
+    """``(s, p, o, part, n)`` rows to ``path``: the graph's ``splits/*.tsv`` in file order
+    when there are some (returns True), else the store's triples of each kind."""
+    split_dir = directory / "splits"
+    presplit = (split_dir / "train.tsv").is_file()
+    columns = {"s": "string", "p": "string", "o": "string", "part": "string", "n": "int64"}
+    with ParquetRows(path, columns) as rows:
+        if presplit:
+            for name in SPLITS:
+                if (split_dir / f"{name}.tsv").is_file():
+                    for s, p, o in read_tsv(split_dir / f"{name}.tsv"):
+                        rows.add((s, p, o, name, rows.count))
+        else:
+            for s, p, o, kind in graph_triples(graph, categories):
+                rows.add((s, p, o, kind, rows.count))
+    return presplit
+
+
+def _write_holdout(holdout: str | os.PathLike | None, spill: Path) -> None:
+    """The holdout file's triples to ``holdout.parquet``, its pairs (sorted within) to
+    ``pairs.parquet``."""
+    with ParquetRows(spill / "holdout.parquet", {"s": "string", "p": "string", "o": "string"}
+                     ) as triples, ParquetRows(spill / "pairs.parquet", {"a": "string", "b": "string"}
+                                               ) as pairs:
+        for row in read_tsv(holdout, pairs=True) if holdout else ():
+            if len(row) == 3:
+                triples.add(row)
+            else:
+                pairs.add(tuple(sorted(row)))
+
+
+def _number_iris(db: Database, spill: Path) -> tuple[list[str], list[str]]:
+    """Table ``encoded(s, p, o, part, n)`` of id triples: the held-out triples present in the
+    graph become part ``holdout``, duplicates within a part go; ids are ranks of the sorted
+    IRIs.  Returns the sorted entity and relation IRIs."""
+    db.sql(f"CREATE TABLE held AS SELECT DISTINCT s, p, o FROM '{spill}/holdout.parquet'")
+    db.sql(f"CREATE TABLE pairs AS SELECT DISTINCT a, b FROM '{spill}/pairs.parquet'")
+    db.sql(f"""CREATE TABLE triples AS
+               SELECT t.s, t.p, t.o,
+                      CASE WHEN h.s IS NULL AND q.a IS NULL THEN t.part ELSE 'holdout' END AS part,
+                      min(n) AS n
+               FROM '{spill}/triples.parquet' t LEFT JOIN held h USING (s, p, o)
+               LEFT JOIN pairs q ON q.a = least(t.s, t.o) AND q.b = greatest(t.s, t.o)
+               GROUP BY ALL""")
+    absent = db.scalar("SELECT count(*) FROM held ANTI JOIN triples USING (s, p, o)")
+    if absent:
+        log.warning("%d of %d holdout triples are not in the graph (ignored)", absent,
+                    db.scalar("SELECT count(*) FROM held"))
+    if db.scalar("SELECT count(*) FROM pairs"):
+        log.info("holdout pairs: %d of %d have an edge in the graph",
+                 db.scalar("SELECT count(*) FROM pairs SEMI JOIN triples "
+                           "ON a = least(s, o) AND b = greatest(s, o)"),
+                 db.scalar("SELECT count(*) FROM pairs"))
+    for table, query in (("entity", "SELECT s FROM triples UNION SELECT o FROM triples"),
+                         ("relation", "SELECT DISTINCT p FROM triples")):
+        db.sql(f"CREATE TABLE {table} AS SELECT iri, row_number() OVER (ORDER BY iri) - 1 "
+               f"AS id FROM ({query}) AS names(iri)")
+    db.sql("""CREATE TABLE encoded AS
+              SELECT hs.id AS s, r.id AS p, ho.id AS o, part, min(n) AS n FROM triples
+              JOIN entity hs ON hs.iri = triples.s JOIN relation r ON r.iri = triples.p
+              JOIN entity ho ON ho.iri = triples.o GROUP BY ALL""")
+    db.sql("DROP TABLE triples")
+    return tuple([iri for (iri,) in db.rows(f"SELECT iri FROM {table} ORDER BY id")]
+                 for table in ("entity", "relation"))
+
+
+def _ids(db: Database, query: str) -> Tensor:
+    """The ``[n, 3]`` long tensor of a query's three id columns."""
+    table = db.table(query)
+    return torch.from_numpy(np.stack([column.to_numpy() for column in table.columns], axis=1)
+                            .reshape(-1, 3).astype(np.int64))
 
 
 @dataclass(eq=False)

@@ -55,6 +55,25 @@ class EntityEmbeddings:
         matrix = load_file(directory / ENTITY_FILES[0])["embeddings"]
         return cls([row[1] for row in _read_rows(directory / ENTITY_FILES[1])], matrix)
 
+    def control(self, kind: str, seed: int = 0) -> EntityEmbeddings:
+        """A control table for fusion experiments, same IRIs and row 0: ``random``, each
+        entity's vector replaced by a random direction of the same norm (what extra
+        parameters and a per-entity identity give, without the graph's knowledge);
+        ``shuffled``, each entity given another entity's real vector (the graph's vector
+        distribution, without the right entity).  ``none``: this table."""
+        if kind == "none":
+            return self
+        generator = torch.Generator().manual_seed(seed)
+        rows = self.matrix[1:]
+        if kind == "random":
+            noise = torch.randn(rows.shape, generator=generator, dtype=rows.dtype)
+            replaced = noise / noise.norm(dim=1, keepdim=True) * rows.norm(dim=1, keepdim=True)
+        elif kind == "shuffled":
+            replaced = rows[torch.randperm(len(rows), generator=generator)]
+        else:
+            raise ValueError(f"entity control must be none, random or shuffled, not {kind!r}")
+        return EntityEmbeddings(self.iris, torch.cat([self.matrix[:1], replaced]).contiguous())
+
     def save_pretrained(self, directory: str | os.PathLike) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from common import distributed
 from common.atomic import atomic_directory
+from common.duck import DEFAULT_MEMORY_LIMIT
 from kg.embedding.config import EmbedConfig
 from kg.embedding.data import AnswerIndex, RelGraph, TripleSet, load_triples
 from kg.embedding.evaluate import evaluate
@@ -280,14 +281,16 @@ def save_result(result: Result, out: str | os.PathLike) -> Path:
 
 def pipeline(directory: str | os.PathLike, config: EmbedConfig | None = None,
              holdout: str | os.PathLike | None = None, name: str | None = None,
-             progress: bool = True) -> Result:
+             progress: bool = True, memory_limit: str = DEFAULT_MEMORY_LIMIT,
+             tmp_dir: str | os.PathLike | None = None) -> Result:
     """Load DIR's triples, train, test and write ``DIR/embeddings/<name>/`` (default: the
     model's name).  Under torchrun: one DDP process per device, rank 0 writes; every
-    process returns the same result once the files are there."""
+    process returns the same result once the files are there.  ``memory_limit`` and
+    ``tmp_dir``: the loading's IRI tables (:func:`kg.embedding.data.load_triples`)."""
     config = config or EmbedConfig()
     with distributed.session(distributed.resolve_device(config.device)):
         data = load_triples(directory, holdout, config.eval_fraction, config.seed,
-                            config.categories)
+                            config.categories, memory_limit, tmp_dir)
         result = fit(data, config, progress)
         out = distributed.on_main(save_result, result,
                                   Path(directory) / "embeddings" / (name or config.model))

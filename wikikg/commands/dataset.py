@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 
-from common.duck import DEFAULT_MEMORY_LIMIT
 from kg.iri import DEFAULT_BASE
 from wikikg.commands import WikikgError, report_splits
-from wikikg.options import SIZE
+from wikikg.options import out_of_core_options
 
 
 @click.group(epilog="""
@@ -22,18 +21,6 @@ Examples:
 """)
 def dataset():
     """Build or import relation-extraction and NER training sets."""
-
-
-def out_of_core_options(command):
-    """``--memory-limit`` and ``--tmp-dir`` of the sets built from a whole build."""
-    command = click.option(
-        "--tmp-dir", type=click.Path(file_okay=False, path_type=Path),
-        help="Where the intermediate tables and the join's spill files go (default: the "
-             "system's temporary directory); removed at the end.")(command)
-    return click.option(
-        "--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True, type=SIZE,
-        help="Memory budget of the join of the sentences' mentions with the graph "
-             "(DuckDB's memory_limit); past it, it spills to --tmp-dir.")(command)
 
 
 @dataset.command("re")
@@ -89,21 +76,25 @@ def dataset_ner(directory, out, max_unlinked_capitals, seed, memory_limit, tmp_d
               help="pid2name.json (default: beside FILE).")
 @click.option("--base-iri", default=DEFAULT_BASE, show_default=True)
 @click.option("--seed", default=13, show_default=True)
-def dataset_fewrel(file, out, entity_map, pid_names, base_iri, seed):
+@click.option("--types/--no-types", default=True, show_default=True,
+              help="Type head and tail (PER/ORG/LOC/MISC) with spaCy's NER, for the typed "
+                   "entity markers.")
+def dataset_fewrel(file, out, entity_map, pid_names, base_iri, seed, types):
     """Import FewRel 1.0 (tokens, Wikidata-linked head/tail) with a 70/10/20 split."""
     import json
 
     from fusion.datasets import FewRelConfig, import_fewrel, load_entity_map, write_re_dataset
 
     mapping = load_entity_map(entity_map, base_iri) if entity_map else {}
-    examples, counts = import_fewrel(file, mapping, FewRelConfig(seed=seed))
+    examples, counts = import_fewrel(file, mapping, FewRelConfig(seed=seed, types=types))
     pid_names = pid_names or file.parent / "pid2name.json"
     names = ({pid: value[0] for pid, value in json.loads(pid_names.read_text()).items()}
              if pid_names.exists() else None)
     stats = write_re_dataset(out, examples, {"kind": "re", "source": "fewrel", **counts},
                              names=names)
     click.echo(f"read {counts['read']}, kept {counts['kept']}, skipped {counts['skipped']}; "
-               f"head or tail linked: {counts['linked_head_or_tail']}", err=True)
+               f"head or tail linked: {counts['linked_head_or_tail']}; typed spans: "
+               f"{counts['typed_spans']}", err=True)
     report_splits(stats, out)
 
 
