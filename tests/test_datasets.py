@@ -22,7 +22,6 @@ from fusion.datasets.ner import ClassTable
 from kg import IriScheme
 
 R = IriScheme().base + "resource/"
-P = IriScheme().base + "property/"
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +59,7 @@ def test_examples_checked_by_hand_against_the_dump(re_set):
     # Albert Einstein: "Albert Einstein was born in Ulm, ..." / | birth_place = [[Ulm]], ...
     (born,) = find(items, "birth_place", "Albert_Einstein", "Ulm", "Albert Einstein was born in Ulm")
     assert born["head"]["surface"] == "Albert Einstein"
+    assert born["head"]["type"] == "PER"  # typed markers: his infobox (scientist) is PER
     # Alberta: "Alberta's capital city, Edmonton, ..." / |capital = [[Edmonton]]
     assert find(items, "capital", "Alberta", "Edmonton", "Alberta's capital city, Edmonton")
     for example in items:
@@ -68,18 +68,38 @@ def test_examples_checked_by_hand_against_the_dump(re_set):
             assert example["text"][span["start"]:span["end"]] == span["surface"]
 
 
-def test_no_pair_crosses_splits_and_heldout_matches(re_set):
+def test_no_pair_crosses_splits_and_every_pair_is_held_out(re_set):
     out, _ = re_set
     pairs = {}
     for split in ("train", "dev", "test"):
         for example in read_jsonl(out / f"{split}.jsonl"):
             pair = frozenset((example["head"]["iri"], example["tail"]["iri"]))
             assert pairs.setdefault(pair, split) == split, pair
-    expected = {(e["head"]["iri"], P + e["relation"], e["tail"]["iri"])
-                for e in examples(out, "dev", "test") if e["relation"] != "no_relation"}
-    heldout = {tuple(line.split("\t")) for line in
-               (out / "heldout_triples.tsv").read_text().splitlines()}
-    assert heldout == expected and heldout
+    lines = (out / "heldout_pairs.tsv").read_text().splitlines()
+    assert lines == sorted(set(lines))
+    assert {frozenset(line.split("\t")) for line in lines} == set(pairs)
+
+
+def test_encoder_graph_without_the_edges_of_any_labelled_pair(re_set, sample_graph):
+    """The leak this file guards against: a train pair's labelled triple left as an encoder
+    edge lets a fused model read the relation off the entity vectors.  With the set's
+    ``heldout_pairs.tsv``, no pair of any split keeps an edge, whatever its predicate."""
+    from kg.embedding import load_triples
+
+    out, _ = re_set
+    pairs = {frozenset((e["head"]["iri"], e["tail"]["iri"])) for e in examples(out)}
+    before = load_triples(sample_graph)
+    data = load_triples(sample_graph, out / "heldout_pairs.tsv")
+
+    def linked(triples, entities):
+        return sum(frozenset((entities[s], entities[o])) in pairs for s, _, o in triples.tolist())
+
+    train_positives = [e for e in examples(out, "train") if e["relation"] != "no_relation"]
+    assert linked(before.train, before.entities) >= len({frozenset((e["head"]["iri"], e["tail"]["iri"]))
+                                                         for e in train_positives}) > 40
+    for split in ("train", "valid", "test"):
+        assert linked(getattr(data, split), data.entities) == 0, split
+    assert linked(data.holdout, data.entities) == len(data.holdout) > 0
 
 
 def test_negative_ratio_and_determinism(sample_graph, tmp_path, re_set):
@@ -129,6 +149,11 @@ def test_fewrel_import_keeps_everything_with_exact_offsets(shared):
     assert counts["linked_head_or_tail"] == expected == 4235
     per_relation = {r: sum(e["relation"] == r for e in splits["test"]) for r in raw}
     assert set(per_relation.values()) == {140}, "stratified: 20% of each relation's 700"
+    # typed markers' types from spaCy: most spans typed; spouses (P26) are people
+    assert counts["typed_spans"] > 0.6 * 2 * 11200
+    spouses = [e[side]["type"] for s in splits.values() for e in s if e["relation"] == "P26"
+               for side in ("head", "tail")]
+    assert spouses.count("PER") > 0.6 * len(spouses)
 
 
 def test_wikiann_import_and_bad_lines(shared, tmp_path):
@@ -167,7 +192,7 @@ def test_distant_sets_are_joined_out_of_core_under_a_budget(sample_graph, re_set
     spill.mkdir()
     build_re_dataset(sample_graph, tmp_path / "re", DistantConfig(), memory_limit="64MB",
                      tmp_dir=spill)
-    for name in ("train.jsonl", "dev.jsonl", "test.jsonl", "heldout_triples.tsv", "relations.json"):
+    for name in ("train.jsonl", "dev.jsonl", "test.jsonl", "heldout_pairs.tsv", "relations.json"):
         assert (tmp_path / "re" / name).read_bytes() == (re_set[0] / name).read_bytes(), name
     build_ner_dataset(sample_graph, tmp_path / "ner", memory_limit="64MB", tmp_dir=spill)
     build_ner_dataset(sample_graph, tmp_path / "ner-ample")

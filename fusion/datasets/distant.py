@@ -8,8 +8,8 @@ candidates, of which ``negative_ratio`` × (positives) are kept, chosen by a see
 **dropped** (not turned into ``no_relation``: their pairs do hold a relation, so calling
 them negatives would teach the model a falsehood).  A pair with several relations gets
 the most frequent one (ties by name).  Splits are by unordered entity pair: a pair never
-appears in two splits; the graph triples behind dev/test examples are listed in
-``heldout_triples.tsv`` for ``wikikg embed --holdout``.
+appears in two splits; the entity pairs of every example (all splits) are listed in
+``heldout_pairs.tsv`` for ``wikikg embed --holdout``.
 
 Nothing is held per fact, pair or example: the pairs and the graph's facts are joined
 out of core (DuckDB), and examples are written as they come.
@@ -21,11 +21,12 @@ import logging
 import os
 import tempfile
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from common.duck import DEFAULT_MEMORY_LIMIT, Database, ParquetRows, parse_size
 from common.jsonl import read_jsonl
+from fusion.datasets.ner import ClassTable, SentenceClasses, write_classes
 from fusion.datasets.schema import (
     NO_RELATION,
     REDatasetWriter,
@@ -111,7 +112,7 @@ def build_re_dataset(directory: str | os.PathLike, out: str | os.PathLike,
                      config: DistantConfig | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT,
                      tmp_dir: str | os.PathLike | None = None) -> dict:
     """Write ``train/dev/test.jsonl``, ``relations.json``, ``stats.json`` and
-    ``heldout_triples.tsv`` into ``out`` (replaced atomically).
+    ``heldout_pairs.tsv`` into ``out`` (replaced atomically).
 
     Two passes over the sentences, nothing held per fact or per pair: the pairs go to
     Parquet, DuckDB joins them with the graph's facts (under ``memory_limit``, spilling
@@ -127,10 +128,16 @@ def build_re_dataset(directory: str | os.PathLike, out: str | os.PathLike,
     with tempfile.TemporaryDirectory(prefix="wikikg-re-", dir=tmp_dir) as scratch:
         scratch = Path(scratch)
         _write_facts(directory, scheme, scratch / "facts.parquet")
+        write_classes(directory, ClassTable(), scratch / "classes.parquet")
         with ParquetRows(scratch / "pairs.parquet", {"sentence": "int64", "pair": "int64",
-                                                      "first": "string", "second": "string"}) as pairs:
-            for number, _, pair, first, second in _pairs(directory, scheme, config):
+                                                      "first": "string", "second": "string"}
+                         ) as pairs, ParquetRows(scratch / "mentions.parquet",
+                                                 {"sentence": "int64", "title": "string"}) as titles:
+            for number, sentence, pair, first, second in _pairs(directory, scheme, config):
                 pairs.add((number, pair, first.iri, second.iri))
+                if pair == 0:
+                    for title in {m["title"] for m in sentence["mentions"] if m["title"]}:
+                        titles.add((number, title))
         with Database(scratch / "spill", memory_limit) as db:
             counts, negatives, sentences = _join(db, scratch)
             kept = {r for r, n in counts.items() if n >= config.min_examples}
@@ -142,7 +149,8 @@ def build_re_dataset(directory: str | os.PathLike, out: str | os.PathLike,
                      "sentences_with_pairs": sentences, "negative_candidates": negatives,
                      "dropped_relations": sorted(set(counts) - kept)}
             with re_dataset_writer(out) as writer:
-                _write_examples(writer, directory, scheme, config, _Found(db),
+                _write_examples(writer, directory, scheme, config,
+                                (_Found(db), SentenceClasses(db, scratch)),
                                 (counts, kept, keep_share))
                 return writer.finish(stats)
 
@@ -166,10 +174,16 @@ def _join(db: Database, scratch: Path) -> tuple[Counter, int, int]:
 
 
 def _write_examples(writer: REDatasetWriter, directory: Path, scheme: IriScheme,
-                    config: DistantConfig, found: _Found, verdicts: tuple) -> None:
-    counts, kept, keep_share = verdicts
-    prefix = scheme.base + "property/"
+                    config: DistantConfig, joins: tuple, verdicts: tuple) -> None:
+    """The second pass: each pair's relations and its entities' classes (the typed
+    markers' types, from the infobox class table) read from the joins in pair order."""
+    (found, classes), (counts, kept, keep_share) = joins, verdicts
+    types: dict[str, str] = {}
     for number, sentence, pair, first, second in _pairs(directory, scheme, config):
+        if pair == 0:
+            types = {scheme.resource(title): label for title, label in classes.of(number).items()}
+        first = replace(first, type=types.get(first.iri))
+        second = replace(second, type=types.get(second.iri))
         relations = found.of(number, pair, first, second)
         split = split_of(tuple(sorted((first.iri, second.iri))), config.fractions, config.seed)
         chosen = _choose(relations, counts, kept)
@@ -183,8 +197,6 @@ def _write_examples(writer: REDatasetWriter, directory: Path, scheme: IriScheme,
             writer.add(split, REExample(sentence["text"], head, tail, relation,
                                         direction_of(head, tail), sentence["page"],
                                         sentence["id"]).to_json())
-            if split != "train" and relation != NO_RELATION:
-                writer.add_heldout((head.iri, prefix + relation, tail.iri))
 
 
 def _choose(found, counts: Counter, kept: set[str]):

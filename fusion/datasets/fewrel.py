@@ -2,7 +2,9 @@
 
 FewRel ships tokens; the text is the tokens joined by single spaces, and each entity span
 is the character range of its first occurrence's tokens.  FewRel has no test labels, so
-the instances are split 70/10/20 per relation (stratified) with a seeded shuffle.
+the instances are split 70/10/20 per relation (stratified) with a seeded shuffle.  Head
+and tail get a type (PER/ORG/LOC/MISC) from spaCy's NER (:mod:`fusion.datasets.types`)
+for typed markers.
 ``--entity-map`` maps Wikidata ids to graph IRIs: either FB15k-237's
 ``entity2wikidata.json`` (``{"/m/..": {"wikidata_id": "Q..", ...}}``, mapped to the IRIs that
 ``wikikg import`` gives those Freebase ids) or a TSV of ``QID<TAB>IRI`` lines.
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fusion.datasets.schema import SPLITS, REExample, Span, direction_of
+from fusion.datasets.types import type_spans
 from kg.iri import DEFAULT_BASE, IriScheme
 
 log = logging.getLogger(__name__)
@@ -28,6 +31,7 @@ log = logging.getLogger(__name__)
 class FewRelConfig:
     fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
     seed: int = 13
+    types: bool = True  # head/tail types from spaCy NER, for typed markers
 
 
 def load_entity_map(path: str | os.PathLike, base_iri: str = DEFAULT_BASE) -> dict[str, str]:
@@ -105,7 +109,9 @@ def import_fewrel(path: str | os.PathLike, entity_map: dict[str, str] | None = N
         examples["train"] += items[:n_train]
         examples["dev"] += items[n_train:n_train + n_dev]
         examples["test"] += items[n_train + n_dev:]
+    typed = type_spans([e for v in examples.values() for e in v]) if config.types else 0
     counts = {"read": read, "kept": sum(len(v) for v in examples.values()), "skipped": 0,
+              "typed_spans": typed,
               "linked_head": linked_head, "linked_tail": linked_tail,
               "linked_head_or_tail": linked_any,
               "relations": dict(Counter(e["relation"] for v in examples.values() for e in v))}

@@ -66,7 +66,7 @@ class ClassTable:
         return None
 
 
-def _write_classes(build_dir: Path, table: ClassTable, path: Path) -> int:
+def write_classes(build_dir: Path, table: ClassTable, path: Path) -> int:
     """``(title, class, row)``: each article's class, from its first classifiable infobox."""
     with ParquetRows(path, {"title": "string", "class": "string", "row": "int64"}) as rows:
         for number, entity in enumerate(read_jsonl(build_dir / "entities.jsonl.gz")):
@@ -78,8 +78,11 @@ def _write_classes(build_dir: Path, table: ClassTable, path: Path) -> int:
     return rows.count
 
 
-class _SentenceClasses:
-    """The class of each linked title of each sentence, from the join, in sentence order."""
+class SentenceClasses:
+    """The class of each linked title of each sentence, from the join of
+    ``scratch/mentions.parquet`` (sentence, title) with ``scratch/classes.parquet``
+    (:func:`write_classes`), read in sentence order: :meth:`of` takes increasing numbers
+    and may skip some."""
 
     def __init__(self, db: Database, scratch: Path):
         self.rows = db.rows(f"""SELECT m.sentence, m.title, c.class
@@ -91,6 +94,8 @@ class _SentenceClasses:
 
     def of(self, number: int) -> dict[str, str]:
         classes = {}
+        while self.next is not None and self.next[0] < number:
+            self.next = next(self.rows, None)
         while self.next is not None and self.next[0] == number:
             classes[self.next[1]] = self.next[2]
             self.next = next(self.rows, None)
@@ -145,13 +150,13 @@ def build_ner_dataset(directory: str | os.PathLike, out: str | os.PathLike,
     scheme = graph_scheme(directory)
     with tempfile.TemporaryDirectory(prefix="wikikg-ner-", dir=tmp_dir) as scratch:
         scratch = Path(scratch)
-        classified = _write_classes(directory, table or ClassTable(), scratch / "classes.parquet")
+        classified = write_classes(directory, table or ClassTable(), scratch / "classes.parquet")
         with ParquetRows(scratch / "mentions.parquet", {"sentence": "int64", "title": "string"}) as rows:
             for number, sentence in enumerate(read_jsonl(sentences)):
                 for title in {m["title"] for m in sentence["mentions"] if m["title"] is not None}:
                     rows.add((number, title))
         with Database(scratch / "spill", memory_limit) as db, ner_dataset_writer(out) as writer:
-            classes = _SentenceClasses(db, scratch)
+            classes = SentenceClasses(db, scratch)
             tags: Counter = Counter()
             seen = kept = 0
             for number, sentence in enumerate(read_jsonl(sentences)):

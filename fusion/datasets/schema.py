@@ -28,7 +28,7 @@ from common.atomic import atomic_directory
 NO_RELATION = "no_relation"
 CLASSES = ("PER", "ORG", "LOC", "MISC")
 SPLITS = ("train", "dev", "test")
-HELDOUT_FILE = "heldout_triples.tsv"  # the graph triples behind dev/test examples
+HELDOUT_FILE = "heldout_pairs.tsv"  # every example's entity pair: `wikikg embed --holdout`
 _TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|\d+(?:[.,:]\d+)*|\w+(?:[-'’.]\w+)*|[^\w\s]", re.UNICODE)
 
 
@@ -38,6 +38,7 @@ class Span:
     end: int
     iri: str | None
     surface: str
+    type: str | None = None  # PER / ORG / LOC / MISC, for typed markers; None: unknown
 
 
 @dataclass
@@ -106,8 +107,15 @@ def _write_stats(work: Path, stats: dict) -> None:
 
 class REDatasetWriter:
     """Writes an RE dataset as its examples come (nothing held per example): ``<split>.jsonl``
-    line by line, then :meth:`finish` writes ``relations.json``, ``heldout_triples.tsv``
-    (deduplicated and sorted out of core) and ``stats.json``.  Use :func:`re_dataset_writer`."""
+    line by line, then :meth:`finish` writes ``relations.json``, ``heldout_pairs.tsv`` and
+    ``stats.json``.  Use :func:`re_dataset_writer`.
+
+    ``heldout_pairs.tsv`` lists the entity pair of every linked example of *every* split,
+    train included, sorted and unique (out of core): ``wikikg embed --holdout`` takes every
+    graph edge between the two out of the encoder's graph.  Otherwise a fused model learns
+    to read the label off the pair's edge on train examples, and on test examples, whose
+    triples must be held out, that signal is gone.
+    """
 
     def __init__(self, work: Path):
         self.work = work
@@ -115,44 +123,43 @@ class REDatasetWriter:
                       for split in SPLITS}
         self.sizes: Counter = Counter()
         self.per_relation: Counter = Counter()
-        self.heldout = _TripleSpool(work / ".heldout")
+        self.pairs = _PairSpool(work / ".heldout")
 
     def add(self, split: str, example: dict) -> None:
         self.files[split].write(json.dumps(example, ensure_ascii=False) + "\n")
         self.sizes[split] += 1
         self.per_relation[example["relation"]] += 1
-
-    def add_heldout(self, triple: tuple[str, str, str]) -> None:
-        self.heldout.add(triple)
+        head, tail = example["head"].get("iri"), example["tail"].get("iri")
+        if head and tail and head != tail:
+            self.pairs.add(head, tail)
 
     def finish(self, stats: dict, names: dict[str, str] | None = None) -> dict:
         for handle in self.files.values():
             handle.close()
         write_relations(self.work / "relations.json", self.per_relation, names)
-        heldout = self.heldout.write_sorted_unique(self.work / HELDOUT_FILE)
+        pairs = self.pairs.write_sorted_unique(self.work / HELDOUT_FILE)
         stats = {**stats, "splits": {s: self.sizes[s] for s in SPLITS},
                  "relations": dict(sorted(self.per_relation.items(), key=lambda kv: (-kv[1], kv[0]))),
-                 "heldout_triples": heldout}
+                 "heldout_pairs": pairs}
         _write_stats(self.work, stats)
         return stats
 
 
-class _TripleSpool:
-    """IRI triples spooled to Parquet, then written as sorted, unique TSV lines by DuckDB:
-    the held-out triples of a whole Wikipedia's dev and test sets never sit in a set."""
+class _PairSpool:
+    """Unordered IRI pairs spooled to Parquet, then written as sorted, unique TSV lines by
+    DuckDB: the pairs of a whole Wikipedia's dataset never sit in a set."""
 
     def __init__(self, directory: Path):
         self.directory = directory
         self.rows = None
 
-    def add(self, triple: tuple[str, str, str]) -> None:
+    def add(self, first: str, second: str) -> None:
         if self.rows is None:
             from common.duck import ParquetRows
 
             self.directory.mkdir(exist_ok=True)
-            self.rows = ParquetRows(self.directory / "triples.parquet",
-                                    {"s": "string", "p": "string", "o": "string"})
-        self.rows.add(triple)
+            self.rows = ParquetRows(self.directory / "pairs.parquet", {"a": "string", "b": "string"})
+        self.rows.add((first, second) if first < second else (second, first))
 
     def write_sorted_unique(self, path: Path) -> int:
         written = 0
@@ -162,9 +169,9 @@ class _TripleSpool:
 
                 self.rows.close()
                 with Database(self.directory / "spill", threads=1) as db:
-                    for triple in db.rows(f"SELECT DISTINCT s, p, o FROM "
-                                          f"'{self.directory}/triples.parquet' ORDER BY ALL"):
-                        handle.write("\t".join(triple) + "\n")
+                    for pair in db.rows(f"SELECT DISTINCT a, b FROM "
+                                        f"'{self.directory}/pairs.parquet' ORDER BY ALL"):
+                        handle.write("\t".join(pair) + "\n")
                         written += 1
         shutil.rmtree(self.directory, ignore_errors=True)
         return written
@@ -179,15 +186,12 @@ def re_dataset_writer(out: str | os.PathLike) -> Iterator[REDatasetWriter]:
 
 
 def write_re_dataset(out: str | os.PathLike, examples: dict[str, list[dict]], stats: dict,
-                     heldout: Iterable[tuple[str, str, str]] = (),
                      names: dict[str, str] | None = None) -> dict:
-    """``<split>.jsonl``, ``relations.json``, ``heldout_triples.tsv``, ``stats.json``."""
+    """``<split>.jsonl``, ``relations.json``, ``heldout_pairs.tsv``, ``stats.json``."""
     with re_dataset_writer(out) as writer:
         for split in SPLITS:
             for example in examples[split]:
                 writer.add(split, example)
-        for triple in heldout:
-            writer.add_heldout(triple)
         return writer.finish(stats, names)
 
 
