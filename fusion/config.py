@@ -18,6 +18,7 @@ from kg.iri import DEFAULT_BASE
 CONFIG_NAME = "fusion_config.json"
 TRAIN_CONFIG_NAME = "train_config.json"
 METRICS_NAME = "metrics.json"  # a run's metrics: history, dev, test, settings
+PREDICTIONS_FILE = "{split}_predictions.jsonl"  # gold and predicted label of each example
 ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC", "ENT")
 TASKS = ("re", "ner")
 
@@ -108,6 +109,10 @@ class TrainConfig:
                                   help="Share of entity links dropped during training.")
     standardize_entities: bool = setting(FusionConfig.standardize_entities, help="Scale each "
                                          "entity-vector dimension to zero mean, unit variance.")
+    entity_control: str = setting("none", help="A control run: each entity's vector replaced "
+                                  "by a random one of the same norm, or by another entity's "
+                                  "(shuffled), seeded by --seed.",
+                                  choices=("none", "random", "shuffled"))
     fusion_layer: int = setting(FusionConfig.fusion_layer,
                                 help="Encoder layer for --fusion layer (-1: the middle one).")
     max_length: int = setting(FusionConfig.max_length, help="Subword tokens per example.",

@@ -86,7 +86,7 @@ class KnowledgeEnhancedModel(nn.Module):
         vectors = None
         if self.entities is not None and entity_ids is not None:
             vectors = self.entities(self._link_dropout(entity_ids))
-            self.mode.before_encoder(self, vectors)
+            self.mode.before_encoder(self, vectors, head_index, tail_index)
         try:
             extra = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
             states = self.encoder(input_ids=input_ids, attention_mask=attention_mask,

@@ -36,8 +36,9 @@ class FusionMode:
         """Add this mode's modules to ``model`` (after its classifier, so that every mode
         starts from the same classifier weights for one seed)."""
 
-    def before_encoder(self, model, vectors) -> None:
-        """Called with each batch's token entity vectors before the encoder runs."""
+    def before_encoder(self, model, vectors, head_index=None, tail_index=None) -> None:
+        """Called with each batch's token entity vectors (and, for RE, the head and tail
+        marker positions) before the encoder runs."""
 
     def features(self, model, vectors, rows, head_index, tail_index) -> list:
         """Extra classifier features: per pair (RE, ``rows`` given) or per token (NER)."""
@@ -84,14 +85,20 @@ class LayerFusion(FusionMode):
 
     def attach(self, model, entity_dim: int) -> None:
         from fusion.layers import GatedEntityInjection
-        from fusion.model import encoder_layers
 
         model.injection = GatedEntityInjection(entity_dim, model.encoder.config.hidden_size)
-        layers = encoder_layers(model.encoder)
-        index = model.config.fusion_layer if model.config.fusion_layer >= 0 else len(layers) // 2
-        layers[index].register_forward_hook(lambda _module, _inputs, output: self._inject(model, output))
+        self.target(model).register_forward_hook(
+            lambda _module, _inputs, output: self._inject(model, output))
 
-    def before_encoder(self, model, vectors) -> None:
+    def target(self, model):
+        """The module whose output receives the vectors: encoder layer ``fusion_layer``."""
+        from fusion.model import encoder_layers
+
+        layers = encoder_layers(model.encoder)
+        return layers[model.config.fusion_layer if model.config.fusion_layer >= 0
+                      else len(layers) // 2]
+
+    def before_encoder(self, model, vectors, head_index=None, tail_index=None) -> None:
         model.pending_vectors = vectors
 
     @staticmethod
@@ -107,3 +114,32 @@ class LayerFusion(FusionMode):
         """The gate starts at zero and Adam moves it about one learning rate per step: at
         ``head_lr`` a few hundred steps leave it nearly shut, ``gate_lr`` opens it faster."""
         return {} if config.gate_lr is None else {"injection.gate": config.gate_lr}
+
+
+@register
+class MarkerFusion(LayerFusion):
+    """Entity-aware input (E-BERT / ERNIE style): for RE the head entity's projected vector
+    is added to the input embedding of the head's opening marker ``[H:…]`` and the tail's
+    to ``[T:…]`` (the tokens the classifier reads), for NER to each linked token's, through
+    the same zero-initialised gate as ``layer``.  Entering before block 1, it reaches every
+    attention layer, where ``layer``'s signal enters at the mention tokens halfway up and
+    has to travel to the markers in the blocks left; step 0 still equals ``none``."""
+
+    name = "marker"
+
+    def target(self, model):
+        """The embedding module (word + position + type embeddings, LayerNorm) of BERT,
+        RoBERTa, MiniLM and DistilBERT alike."""
+        return model.encoder.embeddings
+
+    def before_encoder(self, model, vectors, head_index=None, tail_index=None) -> None:
+        import torch
+
+        if head_index is None:  # NER: the linked tokens themselves
+            model.pending_vectors = vectors
+            return
+        rows = torch.arange(vectors.shape[0], device=vectors.device)
+        placed = torch.zeros_like(vectors)
+        placed[rows, head_index] = vectors[rows, head_index + 1]  # the mention's first token
+        placed[rows, tail_index] = vectors[rows, tail_index + 1]
+        model.pending_vectors = placed

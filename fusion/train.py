@@ -40,9 +40,15 @@ from common import distributed
 from common.atomic import atomic_directory
 from common.jsonl import read_jsonl
 from common.plots import save_figure
-from fusion.config import METRICS_NAME, TRAIN_CONFIG_NAME, FusionConfig, TrainConfig
+from fusion.config import (
+    METRICS_NAME,
+    PREDICTIONS_FILE,
+    TRAIN_CONFIG_NAME,
+    FusionConfig,
+    TrainConfig,
+)
 from fusion.features import collate, encode_ner, encode_re
-from fusion.metrics import format_report, ner_scores, re_scores
+from fusion.metrics import f1_interval, format_report, ner_scores, outcome_counts, re_scores
 from fusion.model import WEIGHTS_NAME, KnowledgeEnhancedModel, build_model
 from fusion.modes import MODES
 from kg.embedding import EntityEmbeddings
@@ -76,7 +82,8 @@ def load_entities(config: TrainConfig) -> EntityEmbeddings | None:
         return None
     if not (config.kg and config.embeddings):
         raise ValueError(f"--fusion {config.fusion} needs --kg DIR and --embeddings NAME")
-    return EntityEmbeddings.from_pretrained(Path(config.kg) / "embeddings" / config.embeddings)
+    table = EntityEmbeddings.from_pretrained(Path(config.kg) / "embeddings" / config.embeddings)
+    return table.control(config.entity_control, config.seed)
 
 
 def label_set(data: Path, task: str) -> list[str]:
@@ -163,7 +170,6 @@ class Trainer:
             self.optimizer, int(config.warmup * total), max(1, total))
         self.autocast = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
         self.step, self.epoch, self.best, self.stale = 0, 0, -1.0, 0
-        self.best_dev: dict | None = None
         self.history: list[dict] = []
 
     def _features(self, split: str) -> tuple[list[dict], list[dict]]:
@@ -214,7 +220,6 @@ class Trainer:
                      loss, dev["micro_f1"])
             if dev["micro_f1"] > self.best:
                 self.best, self.stale = dev["micro_f1"], 0
-                self.best_dev = dev
                 if main:
                     self.model.save_pretrained(self.out)
                     self.tokenizer.save_pretrained(self.out)
@@ -269,27 +274,50 @@ class Trainer:
                     out.append([p for p, g in zip(row, labels) if g != -100])
         return out
 
-    def evaluate(self, split: str, model: KnowledgeEnhancedModel | None = None) -> dict:
+    def outcomes(self, split: str, model: KnowledgeEnhancedModel | None = None
+                 ) -> tuple[list, list]:
+        """(gold, predicted) label names of a split: one per RE example, a tag list per
+        NER sentence."""
         features, records = self.splits[split]
-        if not features:
-            return {"micro_f1": 0.0, "macro_f1": 0.0}
-        predicted = self.predict(split, model)
+        predicted = self.predict(split, model) if features else []
         if self.config.task == "re":
-            gold = [r["relation"] for r in records]
-            names = [self.labels[p] for p in predicted]
-            scores = re_scores(gold, names, self.labels)
-            linked = [i for i, r in enumerate(records)
-                      if self.entities is not None and (self.entities.index(r["head"].get("iri"))
-                                                        or self.entities.index(r["tail"].get("iri")))]
-            if linked:
-                subset = re_scores([gold[i] for i in linked], [names[i] for i in linked],
-                                   self.labels)
-                scores["linked"] = {"examples": len(linked), "share": len(linked) / len(gold),
-                                    "micro_f1": subset["micro_f1"], "macro_f1": subset["macro_f1"]}
-            return scores
-        gold = [[self.labels[g] for g in f["labels"] if g != -100] for f in features]
-        names = [[self.labels[p] for p in row] for row in predicted]
-        return ner_scores(gold, names)
+            return [r["relation"] for r in records], [self.labels[p] for p in predicted]
+        return ([[self.labels[g] for g in f["labels"] if g != -100] for f in features],
+                [[self.labels[p] for p in row] for row in predicted])
+
+    def evaluate(self, split: str, model: KnowledgeEnhancedModel | None = None,
+                 outcomes: tuple[list, list] | None = None) -> dict:
+        gold, names = outcomes or self.outcomes(split, model)
+        if not gold:
+            return {"micro_f1": 0.0, "macro_f1": 0.0}
+        if self.config.task == "ner":
+            return ner_scores(gold, names)
+        scores = re_scores(gold, names, self.labels)
+        records = self.splits[split][1]
+        linked = [i for i, r in enumerate(records)
+                  if self.entities is not None and (self.entities.index(r["head"].get("iri"))
+                                                    or self.entities.index(r["tail"].get("iri")))]
+        if linked:
+            subset = re_scores([gold[i] for i in linked], [names[i] for i in linked], self.labels)
+            scores["linked"] = {"examples": len(linked), "share": len(linked) / len(gold),
+                                "micro_f1": subset["micro_f1"], "macro_f1": subset["macro_f1"]}
+        return scores
+
+    def final_scores(self, split: str, model: KnowledgeEnhancedModel) -> dict:
+        """A split's scores with their uncertainty (examples, gold positives, a 95 %
+        bootstrap interval of micro-F1), its predictions written to
+        ``RUN/<split>_predictions.jsonl`` (one line per example, in the split's order) so
+        that two runs can be compared example by example (:func:`fusion.metrics.paired_bootstrap`)."""
+        gold, names = self.outcomes(split, model)
+        scores = self.evaluate(split, outcomes=(gold, names))
+        counts = outcome_counts(self.config.task, gold, names)
+        low, high = f1_interval(counts)
+        scores.update(examples=len(gold), positives=int(counts[:, 2].sum()),
+                      f1_interval=[low, high])
+        with open(self.out / PREDICTIONS_FILE.format(split=split), "w", encoding="utf-8") as handle:
+            for g, p in zip(gold, names):
+                handle.write(json.dumps({"gold": g, "predicted": p}, ensure_ascii=False) + "\n")
+        return scores
 
     # --- checkpoints ------------------------------------------------------------------
 
@@ -331,8 +359,8 @@ class Trainer:
 
     def _finish(self, seconds: float) -> dict:
         best = KnowledgeEnhancedModel.from_pretrained(self.out, self.device)
-        dev = self.best_dev if self.best_dev is not None else self.evaluate("dev", best)
-        test = self.evaluate("test", best)
+        dev = self.final_scores("dev", best)
+        test = self.final_scores("test", best)
         metrics = {"task": self.config.task, "fusion": self.config.fusion,
                    "seed": self.config.seed, "steps": self.step, "epochs": self.epoch,
                    "train_examples": len(self.splits["train"][0]),

@@ -85,13 +85,14 @@ def test_standardized_entity_vectors_keep_no_entity_at_zero(embedded):
     assert torch.allclose(scaled[1:].std(dim=0), torch.ones(matrix.shape[1]), atol=1e-4)
 
 
-@pytest.mark.parametrize("standardize", [False, True])
-def test_layer_fusion_equals_none_at_step_zero(embedded, tiny_re, standardize):
+@pytest.mark.parametrize("fused, standardize", [("layer", False), ("layer", True),
+                                                 ("marker", False)])
+def test_gated_fusion_equals_none_at_step_zero(embedded, tiny_re, fused, standardize):
     entities = EntityEmbeddings.from_pretrained(embedded / "embeddings" / "tiny")
     labels = [r["name"] for r in json.loads((tiny_re / "relations.json").read_text())["relations"]]
     examples = list(read_jsonl(tiny_re / "train.jsonl"))[:8]
     logits = {}
-    for fusion in ("none", "layer"):
+    for fusion in ("none", fused):
         torch.manual_seed(0)
         model, tokenizer = build_model(FusionConfig(task="re", fusion=fusion, labels=labels,
                                                     standardize_entities=standardize), entities)
@@ -102,7 +103,35 @@ def test_layer_fusion_equals_none_at_step_zero(embedded, tiny_re, standardize):
         assert fusion == "none" or batch["entity_ids"].any(), "examples carry entity links"
         with torch.no_grad():
             logits[fusion] = model(**batch)["logits"]
-    assert torch.equal(logits["none"], logits["layer"])
+    assert torch.equal(logits["none"], logits[fused])
+
+
+def test_marker_fusion_feeds_the_entity_vectors_to_the_marker_tokens(embedded, tiny_re):
+    """With the gate open, the input embeddings change at the [H:…] and [T:…] tokens of
+    linked entities, by the projection of that entity's vector, and nowhere else."""
+    entities = EntityEmbeddings.from_pretrained(embedded / "embeddings" / "tiny")
+    labels = [r["name"] for r in json.loads((tiny_re / "relations.json").read_text())["relations"]]
+    model, tokenizer = build_model(FusionConfig(task="re", fusion="marker", labels=labels), entities)
+    model.eval()
+    label_ids = {label: i for i, label in enumerate(labels)}
+    batch = collate([encode_re(e, tokenizer, model.config, entities, label_ids)
+                     for e in list(read_jsonl(tiny_re / "train.jsonl"))[:8]], tokenizer.pad_token_id)
+    seen = []
+    model.encoder.embeddings.register_forward_hook(lambda _m, _i, output: seen.append(output))
+    with torch.no_grad():
+        model.injection.gate.fill_(1.0)
+        model(**batch)
+        plain = model.encoder.embeddings(input_ids=batch["input_ids"])
+    changed = (seen[0] - plain).abs().sum(-1) > 1e-6
+    rows = torch.arange(len(changed))
+    expected = torch.zeros_like(changed)
+    for index in (batch["head_index"], batch["tail_index"]):
+        expected[rows, index] = batch["entity_ids"][rows, index + 1] != 0
+    assert expected.any() and torch.equal(changed, expected)
+    head_vector = model.entities(batch["entity_ids"][0, batch["head_index"][0] + 1])
+    assert torch.allclose(seen[0][0, batch["head_index"][0]] - plain[0, batch["head_index"][0]],
+                          torch.tanh(torch.tensor(1.0)) * model.injection.project(head_vector),
+                          atol=1e-5)
 
 
 def test_the_layer_gate_gets_its_own_learning_rate(embedded, tiny_re, tmp_path):
@@ -162,17 +191,29 @@ def test_a_new_fusion_mode_is_one_registered_class(embedded, tiny_re, tmp_path):
         FusionConfig(fusion="test-mean")
 
 
-@pytest.mark.parametrize("fusion, standardize", [("none", False), ("late", False),
-                                                  ("layer", False), ("late", True)])
-def test_every_fusion_mode_trains_and_reloads(fusion, standardize, embedded, tiny_re, tmp_path):
+@pytest.mark.parametrize("fusion, standardize, control", [
+    ("none", False, "none"), ("late", False, "none"), ("layer", False, "none"),
+    ("late", True, "none"), ("marker", False, "none"), ("late", False, "random")])
+def test_every_fusion_mode_trains_and_reloads(fusion, standardize, control, embedded, tiny_re,
+                                              tmp_path):
     run = tmp_path / fusion
     trainer = Trainer(config_for(tiny_re, run, fusion, embedded, max_steps=3,
-                                 standardize_entities=standardize))
+                                 standardize_entities=standardize, entity_control=control))
+    real = EntityEmbeddings.from_pretrained(embedded / "embeddings" / "tiny")
+    if fusion != "none":
+        assert torch.equal(trainer.entities.matrix, real.control(control, seed=7).matrix)
     metrics = trainer.train()
     assert metrics["steps"] == 3 and metrics["fusion"] == fusion
-    assert {"micro_f1", "macro_f1", "per_relation"} <= set(metrics["test"])
+    test = metrics["test"]
+    assert {"micro_f1", "macro_f1", "per_relation"} <= set(test)
+    assert test["f1_interval"][0] <= test["micro_f1"] <= test["f1_interval"][1]
+    predictions = list(read_jsonl(run / "test_predictions.jsonl"))
+    assert [p["gold"] for p in predictions] == [r["relation"] for r in trainer.splits["test"][1]]
+    assert test["examples"] == len(predictions) and test["positives"] == sum(
+        p["gold"] != "no_relation" for p in predictions)
     assert all((run / name).exists() for name in ("metrics.json", "report.txt", "curves.png",
-                                                  "model.safetensors", "fusion_config.json"))
+                                                  "model.safetensors", "fusion_config.json",
+                                                  "dev_predictions.jsonl"))
     if fusion != "none":
         assert metrics["test"]["linked"]["share"] > 0.5
     loaded = KnowledgeEnhancedModel.from_pretrained(run)

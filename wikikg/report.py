@@ -9,6 +9,7 @@ from pathlib import Path
 from common.plots import save_figure
 from fusion.config import METRICS_NAME
 from fusion.datasets.stats import bar_chart
+from fusion.metrics import verdict
 from kg.embedding.store import METRICS_FILE
 
 
@@ -111,6 +112,20 @@ def curves_figure(runs: dict[str, dict], path: Path) -> None:
     save_figure(path, draw)
 
 
+def compared(runs_dir: Path, name: str, baseline: str) -> dict:
+    """The paired bootstrap test of two runs' test predictions (same examples, same order)."""
+    from common.jsonl import read_jsonl
+    from fusion.config import PREDICTIONS_FILE
+    from fusion.metrics import outcome_counts, paired_bootstrap
+
+    def counts(run: str):
+        rows = list(read_jsonl(runs_dir / run / PREDICTIONS_FILE.format(split="test")))
+        task = "re" if not rows or isinstance(rows[0]["gold"], str) else "ner"
+        return outcome_counts(task, [r["gold"] for r in rows], [r["predicted"] for r in rows])
+
+    return paired_bootstrap(counts(name), counts(baseline))
+
+
 def write_report(out: Path, graph_dir: Path, data: Path, embeddings: Path, runs_dir: Path,
                  fusions: list[str]) -> dict:
     from kg import KnowledgeGraph
@@ -146,17 +161,25 @@ def write_report(out: Path, graph_dir: Path, data: Path, embeddings: Path, runs_
     report.heading("Relation extraction data")
     dataset = json.loads((data / "stats.json").read_text())
     report.text(f"Splits: {', '.join(f'{k} {v}' for k, v in dataset['splits'].items())}; "
-                f"{dataset['heldout_triples']} dev/test triples held out of the encoder's graph.")
+                f"the edges between the entity pairs of all splits ({dataset['heldout_pairs']} "
+                f"pairs, {encoder.get('triples', {}).get('holdout', 0)} triples) are held out of "
+                "the encoder's graph, so no example's label can be read off its pair's edge.")
     bar_chart(dataset["relations"], figures / "relation_frequencies.png", "relation")
     report.figure("figures/relation_frequencies.png", "Examples per relation")
 
     report.heading("Knowledge-enhanced fine-tuning")
     runs = {f: json.loads((runs_dir / f / METRICS_NAME).read_text()) for f in fusions}
-    report.table(["fusion", "test micro-F1", "test macro-F1", "best dev micro-F1", "steps",
-                  "seconds"],
-                 [[f, f"{m['test']['micro_f1']:.4f}", f"{m['test']['macro_f1']:.4f}",
-                   f"{m['best_dev_micro_f1']:.4f}", m["steps"], m["seconds"]]
-                  for f, m in runs.items()])
+    report.table(["fusion", "test micro-F1", "95 % bootstrap CI", "test macro-F1",
+                  "best dev micro-F1", "steps", "seconds"],
+                 [[f, f"{m['test']['micro_f1']:.4f}",
+                   "{:.3f} – {:.3f}".format(*m["test"]["f1_interval"]),
+                   f"{m['test']['macro_f1']:.4f}", f"{m['best_dev_micro_f1']:.4f}", m["steps"],
+                   m["seconds"]] for f, m in runs.items()])
+    first = next(iter(runs.values()))["test"]
+    report.text(f"The test set has {first['examples']} examples, {first['positives']} of them "
+                "with a relation: each F1 above is uncertain by the interval beside it. "
+                + " ".join(f"{verdict(f, fusions[0], compared(runs_dir, f, fusions[0]))}."
+                           for f in fusions[1:]))
     curves_figure(runs, figures / "training_curves.png")
     report.figure("figures/training_curves.png", "Dev micro-F1 per epoch")
     report.text(f"Query the graph: `wikikg serve {graph_dir}` then open http://127.0.0.1:7878/")

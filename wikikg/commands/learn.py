@@ -10,31 +10,35 @@ from common.settings import resolve
 from fusion.config import TrainConfig
 from kg.embedding.config import EmbedConfig
 from wikikg.commands import WikikgError, reports
-from wikikg.options import settings_options
+from wikikg.options import out_of_core_options, settings_options
 
 
 @click.command(epilog="""
 \b
 Examples:
   wikikg embed out/sample --model compgcn --epochs 100
-  wikikg embed out/sample --holdout out/re/heldout_triples.tsv --out rgcn-heldout
+  wikikg embed out/sample --holdout out/re/heldout_pairs.tsv --out rgcn-heldout
   wikikg embed out/fb --model rgcn --fanout 10 --device auto   # sampled mini-batches
   wikikg embed out/umls --config out/umls/embeddings/rgcn/config.json --seed 1
   torchrun --standalone --nproc-per-node 2 -m wikikg.cli embed out/fb --model compgcn  # 2 processes
 """)
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--holdout", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="TSV of IRI triples (s, p, o) to keep out of training.")
+              help="TSV of IRI triples (s, p, o) to keep out of training, or of pairs (s, o): "
+                   "every triple between the two, either way (an RE set's heldout_pairs.tsv).")
 @click.option("--out", "name", help="Output name under DIR/embeddings/.  [default: the model]")
+@out_of_core_options
 @settings_options(EmbedConfig)
 @click.pass_context
-def embed(ctx, directory, holdout, name, config_file, assignments, **options):
+def embed(ctx, directory, holdout, name, memory_limit, tmp_dir, config_file, assignments,
+          **options):
     """Train graph embeddings on DIRECTORY's entity-to-entity triples; write them (and
     metrics, config, valid-MRR curve) to DIRECTORY/embeddings/NAME/.
 
     Under torchrun, each process trains on its share of the batches (DDP); rank 0
     evaluates and writes (see docs/scaling.md).
     """
+    from common.duck import DatabaseError
     from kg import GraphError
     from kg.embedding import pipeline as embed_pipeline
 
@@ -45,8 +49,10 @@ def embed(ctx, directory, holdout, name, config_file, assignments, **options):
         raise click.UsageError(str(exc)) from exc
     try:
         result = embed_pipeline(directory, config, holdout=holdout, name=name,
-                                progress=not ctx.obj["quiet"])
-    except (GraphError, ValueError, TypeError, OSError, FloatingPointError) as exc:
+                                progress=not ctx.obj["quiet"], memory_limit=memory_limit,
+                                tmp_dir=tmp_dir)
+    except (GraphError, DatabaseError, ValueError, TypeError, OSError,
+            FloatingPointError) as exc:
         raise WikikgError(str(exc)) from exc
     if not reports():
         return
@@ -96,8 +102,11 @@ def train(ctx, data, out, kg_dir, base_model, config_file, assignments, resume, 
         raise WikikgError(str(exc)) from exc
     if not reports():
         return
-    click.echo(f"test micro-F1 {metrics['test']['micro_f1']:.4f}, macro-F1 "
-               f"{metrics['test']['macro_f1']:.4f} ({metrics['steps']} steps)", err=True)
+    test = metrics["test"]
+    low, high = test.get("f1_interval", (0.0, 0.0))
+    click.echo(f"test micro-F1 {test['micro_f1']:.4f} (95 % CI {low:.4f}–{high:.4f}, "
+               f"{test.get('positives', 0)} gold positives in {test.get('examples', 0)} "
+               f"examples), macro-F1 {test['macro_f1']:.4f} ({metrics['steps']} steps)", err=True)
     click.echo(str(out))
 
 
