@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, SHARED, machine, run_measured, table, write_section  # noqa: E402
+from harness import ROOT, SHARED, machine, run_measured, table, write_section  # noqa: E402
 
 PY = sys.executable
 WORK = ROOT / "data" / "cache" / "bench-embedding"

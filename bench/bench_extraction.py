@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SHARED, in_fresh_process, machine, run_measured, summary, table, write_section  # noqa: E402
+from harness import SHARED, in_fresh_process, machine, run_measured, summary, table, write_section  # noqa: E402
 
 PY = sys.executable
 FLOOR = ("import sys\nfrom extraction.dump import DumpReader\n"

@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, SHARED, machine, table, write_section  # noqa: E402
+from harness import ROOT, SHARED, machine, table, write_section  # noqa: E402
+
 from common.jsonl import read_jsonl  # noqa: E402
 from fusion.config import PREDICTIONS_FILE  # noqa: E402
 from fusion.metrics import (  # noqa: E402

@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_extraction import dump_facts, repeated_dump  # noqa: E402
+from harness import SHARED, machine, summary, table, write_section  # noqa: E402
 
-from common import SHARED, machine, summary, table, write_section  # noqa: E402
 from extraction.build import BuildOptions, build  # noqa: E402
 from extraction.multistream import repack_multistream, stream_starts  # noqa: E402
 

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SHARED, machine, table, write_section  # noqa: E402
+from harness import SHARED, machine, table, write_section  # noqa: E402
 
 PY = sys.executable
 TOOLS = SHARED.parent / "tools"

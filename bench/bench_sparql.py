@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SHARED, machine, table, write_section  # noqa: E402
+from harness import SHARED, machine, table, write_section  # noqa: E402
+
 from kg import IriScheme, KnowledgeGraph  # noqa: E402
 from kg.io import import_graph  # noqa: E402
 

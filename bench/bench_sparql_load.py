@@ -39,7 +39,7 @@ import httpx
 import pyoxigraph as ox
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, SHARED, machine, table, write_section  # noqa: E402
+from harness import ROOT, SHARED, machine, table, write_section  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 from kg.io import import_graph  # noqa: E402
