@@ -31,6 +31,13 @@ def re_set(sample_graph, tmp_path_factory):
     return out, stats
 
 
+def spans_of(tags):
+    """(start, end, type) entity spans of IOB2 tags."""
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    return [(start, end + 1, kind) for kind, start, end in get_entities(tags)]
+
+
 def examples(directory, *splits):
     return [e for s in splits or ("train", "dev", "test") for e in read_jsonl(directory / f"{s}.jsonl")]
 
@@ -125,6 +132,37 @@ def test_ner_from_linked_mentions(sample_graph, tmp_path):
                        for i, t in enumerate(example["tags"]))
 
 
+def test_ner_links_come_from_other_pages_anchors_never_from_the_tags(sample_graph, tmp_path):
+    """The NER leak guarded against: links equal to the gold spans.  Every link must be the
+    majority entity of its surface among the anchors of train pages outside the sentence's
+    own fold (any train page for dev/test), recomputed here from the build's sentences."""
+    from collections import Counter
+
+    from fusion.datasets.linking import ALL, match_key
+    from fusion.datasets.ner import NERConfig, link_fold
+
+    stats = build_ner_dataset(sample_graph, tmp_path / "ner")
+    config = NERConfig()
+    anchors: dict[int, Counter] = {}
+    folds = {}
+    for sentence in read_jsonl(sample_graph / "sentences.jsonl.gz"):
+        fold = folds[sentence["id"]] = link_fold(sentence["page"], config)
+        for m in sentence["mentions"]:
+            if m["title"] is not None and fold != ALL:
+                iri = IriScheme().resource(m["title"])
+                anchors.setdefault(fold, Counter())[(match_key(m["surface"]), iri)] += 1
+    checked = 0
+    for example in examples(tmp_path / "ner"):
+        others = sum((c for f, c in anchors.items() if f != folds[example["id"]]), Counter())
+        for start, end, iri in example["links"]:
+            key = match_key("".join(example["tokens"][start:end]))
+            named = {i: n for (k, i), n in others.items() if k == key}
+            assert named.get(iri, 0) > 0.5 * sum(named.values()), (example["id"], key, iri)
+            checked += 1
+    agreement = stats["links"]["agreement_with_gold_mentions"]["train"]
+    assert checked > 100 and agreement["same"] < agreement["gold"]
+
+
 def test_fewrel_import_keeps_everything_with_exact_offsets(shared):
     fewrel = shared / "re" / "fewrel" / "val_wiki.json"
     entity_map = load_entity_map(shared / "kg" / "FB15k-237" / "entity2wikidata.json")
@@ -170,10 +208,26 @@ def test_wikiann_import_and_bad_lines(shared, tmp_path):
 @pytest.mark.slow
 def test_dataset_cli_and_stats(shared, sample_graph, tmp_path):
     cli = [sys.executable, "-m", "wikikg.cli", "-q", "dataset"]
+    names = shared / "kg" / "FB15k-237" / "entity2wikidata.json"
     done = subprocess.run(cli + ["conll", str(shared / "ner" / "wikiann-en" / "dev"), "--out",
-                                 str(tmp_path / "wikiann")], capture_output=True, text=True)
+                                 str(tmp_path / "wikiann"), "--link-aliases", str(names)],
+                          capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "read 80536 lines, kept 80536, skipped 0" in done.stderr
+    # links by FB15k-237 names, longest match, without the tags: each link's words are a
+    # name of its entity, and they do not simply copy the gold spans
+    known = {IriScheme().resource(fb): {"".join(n.split()) for n in
+                                        {v.get("label"), *v.get("alternatives", [])} if n}
+             for fb, v in json.loads(names.read_text()).items()}
+    linked = gold_spans = same = 0
+    for example in examples(tmp_path / "wikiann", "dev"):
+        gold = {(i, j) for i, j, _ in spans_of(example["tags"])}
+        for start, end, iri in example["links"]:
+            assert "".join(example["tokens"][start:end]) in known[iri]
+            linked += 1
+            same += (start, end) in gold
+        gold_spans += len(gold)
+    assert linked > 1000 and same < 0.9 * linked and same < 0.5 * gold_spans
     done = subprocess.run(cli + ["re", str(sample_graph), "--out", str(tmp_path / "re")],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

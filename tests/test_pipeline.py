@@ -43,6 +43,11 @@ def test_runs_every_stage_and_writes_the_report(first_run):
                     "Knowledge-enhanced fine-tuning"):
         assert f"## {section}" in report
     assert "<table>" in (out / "report.html").read_text()
+    # honest comparison: the interval of each F1, the test positives, a paired verdict
+    assert "95 % bootstrap CI" in report and "of them with a relation" in report
+    verdict = re.search(r"(No significant difference between layer and none|Layer (better|worse) "
+                        r"than none): ΔF1 [-+]\d\.\d{4} \(95 % CI .*paired bootstrap p = ", report)
+    assert verdict and verdict.group(0).split(":")[0] in done.stderr
     for figure in ("degree_distribution", "relation_frequencies", "training_curves"):
         assert (out / "figures" / f"{figure}.png").stat().st_size > 3000
     assert f"wikikg serve {out / 'graph'}" in done.stderr

@@ -176,10 +176,11 @@ def write_report(out: Path, graph_dir: Path, data: Path, embeddings: Path, runs_
                    f"{m['test']['macro_f1']:.4f}", f"{m['best_dev_micro_f1']:.4f}", m["steps"],
                    m["seconds"]] for f, m in runs.items()])
     first = next(iter(runs.values()))["test"]
+    verdicts = [verdict(f, fusions[0], compared(runs_dir, f, fusions[0])) for f in fusions[1:]]
+    verdicts = [v[:1].upper() + v[1:] for v in verdicts]  # sentences (ΔF1 keeps its case)
     report.text(f"The test set has {first['examples']} examples, {first['positives']} of them "
                 "with a relation: each F1 above is uncertain by the interval beside it. "
-                + " ".join(f"{verdict(f, fusions[0], compared(runs_dir, f, fusions[0]))}."
-                           for f in fusions[1:]))
+                + " ".join(f"{v}." for v in verdicts))
     curves_figure(runs, figures / "training_curves.png")
     report.figure("figures/training_curves.png", "Dev micro-F1 per epoch")
     report.text(f"Query the graph: `wikikg serve {graph_dir}` then open http://127.0.0.1:7878/")
@@ -187,4 +188,5 @@ def write_report(out: Path, graph_dir: Path, data: Path, embeddings: Path, runs_
     (out / "report.md").write_text(report.markdown(), encoding="utf-8")
     (out / "report.html").write_text(report.html(), encoding="utf-8")
     return {"triples": stats["triples"], "nodes": degrees["nodes"],
-            "test_micro_f1": {f: m["test"]["micro_f1"] for f, m in runs.items()}}
+            "test_micro_f1": {f: m["test"]["micro_f1"] for f, m in runs.items()},
+            "verdicts": verdicts}

@@ -7,7 +7,11 @@ rule for ``O`` is strict: a sentence is kept only if (1) every linked mention ha
 (2) at least one mention is labelled, and (3) at most ``max_unlinked_capitals`` capitalised
 tokens outside mentions remain (the sentence's first token excepted): unlinked tokens
 count as ``O`` only in sentences whose capitalised spans are (almost) all linked.
-Splits are by page.  Nothing is held per article or sentence (see :func:`build_ner_dataset`).
+Splits are by page.  Entity links for fusion (``links``) come from an alias linker over
+the raw text, never from the mentions the tags are made of (those would hand a fused model
+its answers), with its alias table cross-fitted over the train pages
+(:func:`train_aliases`).  Nothing is held per article or sentence (see
+:func:`build_ner_dataset`).
 """
 
 from __future__ import annotations
@@ -21,18 +25,28 @@ from pathlib import Path
 
 from common.duck import DEFAULT_MEMORY_LIMIT, Database, ParquetRows, parse_size
 from common.jsonl import read_jsonl
+from fusion.datasets.linking import (
+    ALIAS_COLUMNS,
+    ALL,
+    NGRAM_COLUMNS,
+    UnitLinks,
+    add_ngrams,
+    match_key,
+)
 from fusion.datasets.schema import (
     CLASSES,
+    SPLITS,
     NERExample,
     bio_tags,
     ner_dataset_writer,
     tokenize,
 )
-from fusion.datasets.splits import split_of
+from fusion.datasets.splits import split_of, unit_hash
 from kg.iri import IriScheme
 from kg.store import graph_scheme
 
 TABLE = Path(__file__).resolve().parents[2] / "data" / "infobox_classes.tsv"
+LINK_FOLDS = 5  # cross-fitting of the linker's alias table over the train pages
 
 
 @dataclass
@@ -103,11 +117,12 @@ class SentenceClasses:
 
 
 def label_sentence(sentence: dict, classes: dict[str, str], config: NERConfig,
-                   scheme: IriScheme | None = None) -> NERExample | None:
-    """The sentence as tokens + IOB2 tags (+ entity links as token ranges), or ``None`` when
-    the O-rule cannot vouch for it."""
-    scheme = scheme or IriScheme()
-    entities, iris = [], []
+                   scheme: IriScheme | None = None, links: list | None = None
+                   ) -> NERExample | None:
+    """The sentence as tokens + IOB2 tags, or ``None`` when the O-rule cannot vouch for it.
+    ``links`` (token ranges with IRIs) come from the alias linker
+    (:mod:`fusion.datasets.linking`), never from the mentions the tags are made of."""
+    entities = []
     for mention in sentence["mentions"]:
         if mention["title"] is None:
             continue
@@ -115,7 +130,6 @@ def label_sentence(sentence: dict, classes: dict[str, str], config: NERConfig,
         if label is None:
             return None
         entities.append((mention["start"], mention["end"], label))
-        iris.append((mention["start"], mention["end"], scheme.resource(mention["title"])))
     if not entities:
         return None
     text = sentence["text"]
@@ -125,12 +139,52 @@ def label_sentence(sentence: dict, classes: dict[str, str], config: NERConfig,
                    if i > 0 and tag == "O" and text[s].isupper())
     if unlinked > config.max_unlinked_capitals:
         return None
-    links = []
-    for start, end, iri in iris:
-        inside = [i for i, (s, e) in enumerate(spans) if s >= start and e <= end]
-        if inside:
-            links.append([inside[0], inside[-1] + 1, iri])
-    return NERExample(sentence["id"], [text[s:e] for s, e in spans], tags, text, links)
+    return NERExample(sentence["id"], [text[s:e] for s, e in spans], tags, text, links or [])
+
+
+def link_fold(page: str, config: NERConfig) -> int:
+    """A train page's fold (0 … ``LINK_FOLDS`` - 1), or ``ALL`` for a dev or test page."""
+    if split_of((page,), config.fractions, config.seed) != "train":
+        return ALL
+    return int(unit_hash(page, "link-fold", seed=config.seed) * LINK_FOLDS)
+
+
+def train_aliases(db: Database, scratch: Path) -> int:
+    """``aliases.parquet`` for the linker, cross-fitted on the *train* pages' anchors (a
+    surface and the entity it names more than half the time).  Dev and test sentences
+    match the table of every train page (fold ``ALL``); a train sentence of fold *k* the
+    table of the train pages outside fold *k*.  So no sentence is linked through its own
+    anchors, which its tags are made of, and a train sentence's links are as incomplete
+    as a test sentence's: the model cannot learn "linked = entity" from train alone."""
+    db.sql(f"""CREATE TABLE anchor_counts AS SELECT key, iri, fold, count(*) AS n
+               FROM '{scratch}/anchors.parquet'
+               WHERE key <> '' AND (upper(key[1]) = key[1] AND lower(key[1]) <> key[1]
+                                    OR key[1] BETWEEN '0' AND '9')
+               GROUP BY ALL""")
+    db.sql(f"""COPY (
+        WITH totals AS (SELECT key, iri, sum(n) AS n FROM anchor_counts GROUP BY ALL),
+             kept AS (SELECT t.key, t.iri, f.fold, t.n - coalesce(c.n, 0) AS n
+                      FROM totals t CROSS JOIN range({ALL}, {LINK_FOLDS}) AS f(fold)
+                      LEFT JOIN anchor_counts c
+                           ON c.key = t.key AND c.iri = t.iri AND c.fold = f.fold)
+        SELECT key, arg_max(iri, n) AS iri, fold FROM kept GROUP BY key, fold
+        HAVING max(n) > 0.5 * sum(n))
+        TO '{scratch}/aliases.parquet' (FORMAT parquet)""")
+    return db.scalar(f"SELECT count(*) FROM '{scratch}/aliases.parquet' WHERE fold = {ALL}")
+
+
+def gold_links(sentence: dict, scheme: IriScheme) -> set[tuple[int, int, str]]:
+    """The token ranges and IRIs of the sentence's linked mentions: what a leaking linker
+    would hand the model, counted against the alias linker's links in the stats."""
+    spans = tokenize(sentence["text"])
+    found = set()
+    for mention in sentence["mentions"]:
+        if mention["title"] is not None:
+            inside = [i for i, (s, e) in enumerate(spans)
+                      if s >= mention["start"] and e <= mention["end"]]
+            if inside:
+                found.add((inside[0], inside[-1] + 1, scheme.resource(mention["title"])))
+    return found
 
 
 def build_ner_dataset(directory: str | os.PathLike, out: str | os.PathLike,
@@ -151,23 +205,43 @@ def build_ner_dataset(directory: str | os.PathLike, out: str | os.PathLike,
     with tempfile.TemporaryDirectory(prefix="wikikg-ner-", dir=tmp_dir) as scratch:
         scratch = Path(scratch)
         classified = write_classes(directory, table or ClassTable(), scratch / "classes.parquet")
-        with ParquetRows(scratch / "mentions.parquet", {"sentence": "int64", "title": "string"}) as rows:
+        with ParquetRows(scratch / "mentions.parquet", {"sentence": "int64", "title": "string"}
+                         ) as rows, ParquetRows(scratch / "ngrams.parquet", NGRAM_COLUMNS) as ngrams, \
+                ParquetRows(scratch / "anchors.parquet", ALIAS_COLUMNS) as anchors:
             for number, sentence in enumerate(read_jsonl(sentences)):
+                fold = link_fold(sentence["page"], config)
+                for mention in sentence["mentions"]:
+                    if mention["title"] is not None and fold != ALL:
+                        anchors.add((match_key(mention["surface"]),
+                                     scheme.resource(mention["title"]), fold))
                 for title in {m["title"] for m in sentence["mentions"] if m["title"] is not None}:
                     rows.add((number, title))
+                add_ngrams(ngrams, number, [sentence["text"][s:e] for s, e in
+                                            tokenize(sentence["text"])], fold)
         with Database(scratch / "spill", memory_limit) as db, ner_dataset_writer(out) as writer:
-            classes = SentenceClasses(db, scratch)
+            aliases = train_aliases(db, scratch)
+            classes, links = SentenceClasses(db, scratch), UnitLinks(db, scratch)
             tags: Counter = Counter()
+            agreement: dict[str, Counter] = {split: Counter() for split in SPLITS}
             seen = kept = 0
             for number, sentence in enumerate(read_jsonl(sentences)):
                 seen += 1
-                example = label_sentence(sentence, classes.of(number), config, scheme)
+                example = label_sentence(sentence, classes.of(number), config, scheme,
+                                         links.of(number))
                 if example is None:
                     continue
                 kept += 1
                 tags.update(t[2:] for t in example.tags if t.startswith("B-"))
-                writer.add(split_of((sentence["page"],), config.fractions, config.seed), example)
+                split = split_of((sentence["page"],), config.fractions, config.seed)
+                gold = gold_links(sentence, scheme)
+                agreement[split].update(links=len(example.links), gold=len(gold),
+                                        same=len(gold & {tuple(link) for link in example.links}))
+                writer.add(split, example)
             return writer.finish({
                 "kind": "ner", "source": "distant", "config": asdict(config),
                 "sentences_read": seen, "sentences_kept": kept, "classified_entities": classified,
-                "entities": dict(sorted(tags.items(), key=lambda kv: (-kv[1], kv[0])))})
+                "entities": dict(sorted(tags.items(), key=lambda kv: (-kv[1], kv[0]))),
+                "links": {"source": "aliases of the train pages' anchors, cross-fitted over "
+                                    f"{LINK_FOLDS} folds, longest match",
+                          "aliases": aliases,
+                          "agreement_with_gold_mentions": {k: dict(v) for k, v in agreement.items()}}})

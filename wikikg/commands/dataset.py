@@ -103,9 +103,16 @@ def dataset_fewrel(file, out, entity_map, pid_names, base_iri, seed, types):
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--keep-prefix", is_flag=True, help="Keep a `xx:` language prefix on tokens.")
-def dataset_conll(files, out, keep_prefix):
+@click.option("--link-aliases", type=click.Path(exists=True, path_type=Path),
+              help="Link entities for fusion: the longest matches of this alias table (a "
+                   "build directory's aliases, or FB15k-237's entity2wikidata.json names).")
+@click.option("--base-iri", default=DEFAULT_BASE, show_default=True,
+              help="The IRIs of entity2wikidata.json's entities (as `wikikg import` named them).")
+@out_of_core_options
+def dataset_conll(files, out, keep_prefix, link_aliases, base_iri, memory_limit, tmp_dir):
     """Import CoNLL/IOB2 files named train/dev/test (e.g. WikiANN) into the NER schema."""
     from fusion.datasets import read_conll, write_ner_dataset
+    from fusion.datasets.linking import link_examples
 
     examples, totals = {}, {}
     for path in files:
@@ -116,8 +123,14 @@ def dataset_conll(files, out, keep_prefix):
         totals[split] = counts
         click.echo(f"{path}: read {counts['lines_read']} lines, kept {counts['tokens_kept']}, "
                    f"skipped {counts['lines_skipped']}; {counts['sentences']} sentences", err=True)
-    stats = write_ner_dataset(out, examples, {"kind": "ner", "source": "conll", "files": totals})
-    report_splits(stats, out)
+    stats = {"kind": "ner", "source": "conll", "files": totals}
+    if link_aliases:
+        stats["links"] = link_examples((e for split in examples.values() for e in split),
+                                       link_aliases, base_iri, memory_limit, tmp_dir)
+        click.echo(f"linked {stats['links']['links']} mentions in "
+                   f"{stats['links']['sentences_linked']} of {stats['links']['sentences']} "
+                   "sentences", err=True)
+    report_splits(write_ner_dataset(out, examples, stats), out)
 
 
 @dataset.command("stats")

@@ -48,8 +48,10 @@ def pipeline(ctx, dumps, out, config_file, workers, limit_pages, embed_model, em
     for stage, state in done.items():
         click.echo(f"{stage:<12} {state}", err=True)
     manifest = __import__("json").loads((out / "manifest.json").read_text())
-    scores = manifest.get("report", {}).get("details", {}).get("test_micro_f1", {})
-    summary = ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
+    details = manifest.get("report", {}).get("details", {})
+    summary = ", ".join(f"{k} {v:.3f}" for k, v in details.get("test_micro_f1", {}).items())
     click.echo(f"report: {out / 'report.html'}  (RE test micro-F1: {summary})", err=True)
+    for line in details.get("verdicts", []):
+        click.echo(f"  {line}", err=True)
     click.echo(f"query the graph: wikikg serve {out / 'graph'}", err=True)
     click.echo(str(out))
