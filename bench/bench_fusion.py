@@ -97,6 +97,19 @@ def prepare_sample(work: Path, embed_args: list[str]) -> tuple[Path, Path]:
     return graph, data
 
 
+def prepare_wikiann(work: Path, embed_args: list[str]) -> tuple[Path, Path]:
+    """WikiANN-en linked to FB15k-237 by its entities' names (the alias linker: never the
+    tags), with the FewRel experiment's FB15k-237 embeddings."""
+    fb, _ = prepare_fewrel(work, embed_args)
+    data = work / "wikiann-en-fb15k"
+    if not (data / "train.jsonl").exists():
+        source = SHARED / "ner" / "wikiann-en"
+        run(["dataset", "conll", *(str(source / s) for s in ("train", "dev", "test")), "--out",
+             str(data), "--link-aliases",
+             str(SHARED / "kg" / "FB15k-237" / "entity2wikidata.json")])
+    return fb, data
+
+
 def embed(graph: Path, data: Path, embed_args: list[str]) -> None:
     name = embeddings_name(embed_args)
     if not (graph / "embeddings" / name / "config.json").exists():
@@ -156,18 +169,25 @@ def test_counts(arm: list[dict], mask: np.ndarray | None = None) -> np.ndarray:
     stacked = []
     for metrics in arm:
         rows = list(read_jsonl(metrics["dir"] / PREDICTIONS_FILE.format(split="test")))
-        counts = outcome_counts("re", [r["gold"] for r in rows], [r["predicted"] for r in rows])
+        task = "re" if isinstance(rows[0]["gold"], str) else "ner"
+        counts = outcome_counts(task, [r["gold"] for r in rows], [r["predicted"] for r in rows])
         stacked.append(counts if mask is None else counts[mask])
     return np.stack(stacked)
 
 
 def linked_mask(data: Path, graph: Path, embeddings: str) -> np.ndarray:
-    """Test examples whose head or tail has a row in the entity table."""
+    """Test examples with an entity in the entity table: RE, the head or the tail; NER,
+    any of the sentence's links."""
     with open(graph / "embeddings" / embeddings / "entities.tsv", encoding="utf-8") as handle:
         known = {line.rstrip("\n").split("\t")[-1] for line in handle}
     known.discard("")
-    return np.array([bool({r["head"].get("iri"), r["tail"].get("iri")} & known)
-                     for r in read_jsonl(data / "test.jsonl")])
+
+    def iris(record: dict) -> set:
+        if "tokens" in record:
+            return {iri for _, _, iri in record.get("links", [])}
+        return {record["head"].get("iri"), record["tail"].get("iri")}
+
+    return np.array([bool(iris(r) & known) for r in read_jsonl(data / "test.jsonl")])
 
 
 def embeddings_file(graph: Path, name: str, file: str) -> dict:
@@ -328,8 +348,9 @@ def experiment(title: str, work: Path, setting: str, prepared: tuple[Path, Path]
             f"{' '.join(budget)}` plus the candidate's options.  Chosen on dev: **{chosen}**.\n\n"
             + selection_table(tried, chosen) + "\n\n" + dev_curve(arms["none"]) + "\n\n"
             + f"Test, {args.seeds} seeds per arm (the chosen setting and its controls in the "
-            "same run):\n\n" + arms_section(arms, mask) + "\n\n"
-            + per_relation(arms["none"], arms[chosen], chosen, data))
+            "same run):\n\n" + arms_section(arms, mask)
+            + (f"\n\n{per_relation(arms['none'], arms[chosen], chosen, data)}"
+               if (data / "relations.json").exists() else ""))
 
 
 def publish(name: str, body: str, args) -> None:
@@ -354,7 +375,10 @@ def main() -> None:
     parser.add_argument("--overhead-steps", type=int, default=20,
                         help="Timed steps per mode for the step-time overhead.")
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "cache" / "bench-fusion")
-    parser.add_argument("--only", choices=["fewrel", "sample"],
+    parser.add_argument("--wikiann-epochs", type=int, default=1)
+    parser.add_argument("--wikiann-train", type=int, default=5000,
+                        help="WikiANN training sentences (a bounded CPU budget).")
+    parser.add_argument("--only", choices=["fewrel", "sample", "wikiann"],
                         help="Run one experiment (the other's section is left as it was).")
     parser.add_argument("--embed", default="--config bench/fusion_embed_compgcn.json",
                         help="Options for `wikikg embed` (both experiments).")
@@ -366,6 +390,8 @@ def main() -> None:
     command = " ".join(["python bench/bench_fusion.py", f"--seeds {args.seeds}",
                         f"--select-seeds {args.select_seeds}", f"--epochs {args.epochs}",
                         f"--sample-epochs {args.sample_epochs}",
+                        f"--wikiann-epochs {args.wikiann_epochs}",
+                        f"--wikiann-train {args.wikiann_train}",
                         f"--only {args.only}" if args.only else "",
                         f"--max-steps {args.max_steps}" if args.max_steps else "",
                         f"--embed '{args.embed}'", "--candidates",
@@ -374,11 +400,12 @@ def main() -> None:
     def header(graph: Path) -> str:
         return (f"Machine: {machine()}, CPU only, all-MiniLM-L6-v2. Command: `{command}`. "
                 f"Entity embeddings: {describe_embeddings(graph, embeddings)}, trained with "
-                "every edge between an entity pair of the dataset (any split) held out.  "
-                "Micro-F1 excludes `no_relation` (TACRED); each run is scored by its "
+                "every edge between an entity pair of the RE set (FewRel's, or the sample's "
+                "own) held out, whatever the split.  RE micro-F1 excludes `no_relation` "
+                "(TACRED), NER's is seqeval's entity F1; each run is scored by its "
                 "best-dev checkpoint.")
     cap = f"-capped-{args.max_steps}" if args.max_steps else ""  # never reused as results
-    if args.only != "sample":
+    if args.only in (None, "fewrel"):
         fb, fewrel = prepare_fewrel(args.work, embed_args)
         budget = ["--epochs", str(args.epochs), "--patience", str(args.epochs), "--batch-size",
                   "16", "--max-length", "96", *steps]
@@ -387,7 +414,19 @@ def main() -> None:
                           args.work, setting, (fb, fewrel), embeddings, budget, args)
         body += "\n\n" + overhead_table(step_times(fb, fewrel, embeddings, args.overhead_steps))
         publish(f"fusion-{setting}", f"{body}\n\n{header(fb)}", args)
-    if args.only != "fewrel":
+    if args.only in (None, "wikiann"):
+        fb, wikiann = prepare_wikiann(args.work, embed_args)
+        budget = ["--task", "ner", "--epochs", str(args.wikiann_epochs), "--patience",
+                  str(args.wikiann_epochs), "--batch-size", "16", "--max-length", "96",
+                  "--max-train-examples", str(args.wikiann_train), *steps]
+        setting = (f"protocol-wikiann-{args.wikiann_train}-sentences-"
+                   f"{args.wikiann_epochs}-epochs{cap}")
+        body = experiment(f"3. WikiANN-en NER, FB15k-237 embeddings, entities linked by name, "
+                          f"{args.wikiann_train} training sentences, {args.wikiann_epochs} "
+                          "epochs (seqeval entity micro-F1)", args.work, setting,
+                          (fb, wikiann), embeddings, budget, args)
+        publish(f"fusion-{setting}", f"{body}\n\n{header(fb)}", args)
+    if args.only in (None, "sample"):
         sample, sample_re = prepare_sample(args.work, embed_args)
         budget = ["--epochs", str(args.sample_epochs), "--batch-size", "16", "--max-length", "64",
                   "--lr", "1e-4", "--patience", str(args.sample_epochs), *steps]
