@@ -13,7 +13,7 @@ import mwparserfromhell
 
 from extraction.records import Fact
 from extraction.titles import TitleNormalizer
-from extraction.values import normalize_key, parse_value
+from extraction.values import normalize_key, parse_value, sibling_keys
 from extraction.wikitext import strip_noise, template_name
 
 _TEMPLATE_OPEN = re.compile(r"\{\{")
@@ -65,11 +65,12 @@ def infobox_facts(subject: str, page_id: int, wikitext: str, titles: TitleNormal
             continue
         if name not in names:
             names.append(name)
+        siblings = sibling_keys([str(p.name) for p in templates[0].params if p.showkey])
         for param in templates[0].params:
             if not param.showkey:
                 continue
             raw_key = str(param.name).strip()
-            key = normalize_key(raw_key)
+            key = normalize_key(raw_key, siblings)
             if not key:
                 continue
             for value in parse_value(param.value, key, titles, lang):

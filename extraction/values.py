@@ -18,7 +18,7 @@ from mwparserfromhell.nodes import Tag, Template, Text, Wikilink
 from mwparserfromhell.wikicode import Wikicode
 
 from extraction.records import Value
-from extraction.titles import TitleNormalizer
+from extraction.titles import NS_FILE, TitleNormalizer
 from extraction.wikitext import strip_noise
 
 MONTHS = {m: i + 1 for i, m in enumerate(
@@ -39,7 +39,17 @@ _NOTE_TEMPLATES = {"small", "efn", "refn", "sfn", "citation needed", "cn", "nbsp
                    "increase", "decrease", "steady", "flagicon", "flag icon", "nowrap"}
 _DATE_KEY = re.compile(r"date|year|founded|establish|formation|formed|born|birth|death|died|"
                        r"start|end|release|publish|open|close|built|since|term|first|last|admit|"
-                       r"inception|dissolv|incorporat|launch|retired|active|elected", re.I)
+                       r"inception|dissolv|incorporat|launch|retired|active|elected|as_of", re.I)
+# Identifiers, not quantities: a leading zero or a digit group is part of the code
+_CODE_KEY = re.compile(r"postal|postcode|post_code|zip|phone|telephone|fax|area_code|(?:^|_)code|"
+                       r"iso|fips|gnis|isbn|issn|oclc|call_?sign|icao|iata|faa|(?:^|_)id$|"
+                       r"licen[cs]e_plate|plate|registration", re.I)
+# Files and their display settings: a file link's size or caption is not a value
+_FILE_KEY = re.compile(r"(?:^|_)(?:image|logo|map|flag|seal|signature|photo|picture|"
+                       r"coat_of_arms|emblem|pushpin_map)(?:_?\d*|_(?:size|width|upright|alt|"
+                       r"caption|file|name|type))$|(?:^|_)(?:image_?size|upright|alt)$", re.I)
+_INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_PARENTHETICAL = re.compile(r"^\s*\([^()]*\)\s*$")
 _SCALE = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12,
           "mn": 10**6, "bn": 10**9, "m": 10**6, "b": 10**9}
 UNITS = {
@@ -141,9 +151,10 @@ def _number(lexical: str, scale: str | None = None) -> tuple[str, str] | None:
 
 
 def parse_number(text: str) -> Value | None:
-    """``4,858,979 (2015 est.)`` -> integer; ``3.2 million`` -> 3200000; ``5 km`` -> quantity."""
+    """``4,858,979 (2015 est.)`` -> integer; ``3.2 million`` -> 3200000; ``5 km`` -> quantity.
+    ``01208`` is no number (a leading zero belongs to a code)."""
     match = _NUMBER.match(text.strip())
-    if not match:
+    if not match or re.match(r"[-+−]?0\d", match["num"]):
         return None
     number = _number(match["num"], match["scale"])
     if number is None:
@@ -189,7 +200,7 @@ def quantity_from_template(template: Template) -> Value | None:
 def clean_inline(code) -> str:
     """Plain text of a value: links to their text, templates and tags removed."""
     text = code.strip_code(normalize=True, collapse=True) if hasattr(code, "strip_code") else code
-    text = html.unescape(text)
+    text = _INVISIBLE.sub("", html.unescape(text))
     return " ".join(text.split()).strip(" ,;")
 
 
@@ -206,9 +217,15 @@ def split_items(code: Wikicode) -> list[Wikicode]:
             code.replace(template, "\x1e" + "\x1e".join(_positional(template)) + "\x1e")
         elif name in _NOTE_TEMPLATES:
             code.remove(template)
-    text = str(code)
-    return [mwparserfromhell.parse(item.strip()) for item in _ITEM_SPLIT.split(text)
-            if item and item.strip()]
+    items: list[str] = []
+    for item in _ITEM_SPLIT.split(str(code)):
+        if not item or not item.strip():
+            continue
+        if items and _PARENTHETICAL.match(item):  # `Name<br />(1994–2002)`: a qualifier
+            items[-1] += " " + item.strip()
+        else:
+            items.append(item.strip())
+    return [mwparserfromhell.parse(item) for item in items]
 
 
 def _has_list_markup(code: Wikicode) -> bool:
@@ -243,6 +260,9 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
                 value = quantity_from_template(node)
                 if value:
                     return [value]
+    if _FILE_KEY.search(key) or any(isinstance(node, Wikilink) and (titles.parse(
+            str(node.title)) or (None,))[0] == NS_FILE for node in code.nodes):
+        return []  # files, their sizes and captions: the graph has no file IRIs
     links = []
     for node in code.nodes:
         if isinstance(node, Wikilink):
@@ -254,6 +274,8 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
     text = clean_inline(_without_small(code))
     if not text or any(d in text for d in _DEBRIS):
         return []
+    if _CODE_KEY.search(key):
+        return [Value("string", text, lang=lang)]
     value = parse_date(text, allow_year=bool(_DATE_KEY.search(key)))
     if value is None:
         value = parse_number(text)
@@ -272,9 +294,33 @@ def _without_small(code):
     return code
 
 
-def normalize_key(raw: str) -> str:
-    """``Leader name1`` -> ``leader_name``: lowercase, trimmed, spaces to ``_``, no index."""
+_UNIT_TOKEN = re.compile(r"(?:^|_)(?:sq_?)?(?:km|mi|m|ft|cm|mm|in|yd)\d$")
+_INDEX = re.compile(r"(?<=[a-z])\d+$")
+_PAIR = re.compile(r"^(?P<stem>.+)_(?P<part>name|title)(?P<index>\d+)$")
+
+
+def normalize_key(raw: str, siblings: frozenset[str] = frozenset()) -> str:
+    """``Leader name1`` -> ``leader_name``: lowercase, trimmed, spaces to ``_``, without a
+    trailing index.  Digits that mean something stay: a unit's (``area_total_km2``), a
+    number after ``_`` (``pole_rider_125``), and the index of a ``*_name``/``*_title``
+    pair whose partner is among ``siblings`` (the infobox's keys, lowercased with ``_``:
+    ``leader_name1`` and ``leader_title1`` must not merge with ``leader_name2``)."""
+    key = _plain_key(raw)
+    if _UNIT_TOKEN.search(key):
+        return key
+    pair = _PAIR.match(key)
+    if pair:
+        partner = "title" if pair["part"] == "name" else "name"
+        if f"{pair['stem']}_{partner}{pair['index']}" in siblings:
+            return key
+    return _INDEX.sub("", key).rstrip("_") or key
+
+
+def _plain_key(raw: str) -> str:
     key = re.sub(r"<!--.*?-->", "", raw, flags=re.S).strip().lower()
-    key = re.sub(r"\s+", "_", key)
-    stripped = re.sub(r"(?<=\D)\d+$", "", key).rstrip("_")
-    return stripped or key
+    return re.sub(r"\s+", "_", key)
+
+
+def sibling_keys(raws: list[str]) -> frozenset[str]:
+    """The keys of one infobox as :func:`normalize_key` compares them."""
+    return frozenset(_plain_key(raw) for raw in raws)

@@ -64,6 +64,20 @@ def test_what_is_not_one_number(text):
     ("{{height|m=1.83}}", "height", [("quantity", "1.83")]),
     ("Lawyer<br />Politician", "profession", [("string", "Lawyer"), ("string", "Politician")]),
     ("{{cite web|title=x}}", "x", []),
+    # codes keep their leading zero and digit groups; numbers with one are no numbers
+    ("01208", "postal_code", [("string", "01208")]),
+    ("+44 20 7946 0958", "phone", [("string", "+44 20 7946 0958")]),
+    ("01208", "population", [("string", "01208")]),
+    # files, their sizes and captions are no facts about the subject
+    ("[[File:Flag of Alabama.svg|180]]", "image_flag", []),
+    ("[[File:Seal.png|100px]]", "motto", []),
+    ("250px", "image_size", []),
+    # an "as of" year is a year; an invisible character alone is no value
+    ("2011", "population_as_of", [("date", "2011")]),
+    ("&#8288;", "name", []),
+    # a parenthetical line after <br> qualifies the item before it
+    ("[[Jane Doe]]<br />(1994–2002)", "spouse", [("entity", "Jane Doe")]),
+    ("Jane Doe<br />(1994–2002)", "spouse", [("string", "Jane Doe (1994–2002)")]),
 ])
 def test_infobox_values(raw, key, expected):
     assert [(v.kind, v.value) for v in parse_value(raw, key, TITLES, "en")] == expected
@@ -71,10 +85,27 @@ def test_infobox_values(raw, key, expected):
 
 @pytest.mark.parametrize("raw, key", [
     ("Birth_Date", "birth_date"), (" Official Name ", "official_name"),
-    ("population_total", "population_total"),
+    ("population_total", "population_total"), ("Leader name1", "leader_name"),
+    ("spouse2", "spouse"), ("area_total_km2", "area_total_km2"),
+    ("area_water_sq_mi2", "area_water_sq_mi2"), ("pole_rider_125", "pole_rider_125"),
 ])
 def test_infobox_keys(raw, key):
     assert normalize_key(raw) == key
+
+
+def test_numbered_name_title_pairs_keep_their_index():
+    """``leader_title1 = Mayor | leader_name1 = A | leader_title2 = Governor | …``: merged
+    into ``leader_name``/``leader_title`` the pairs could no longer be told apart."""
+    from extraction.infobox import infobox_facts
+
+    text = ("{{Infobox settlement\n| name = Town\n| leader_title1 = [[Mayor]]\n"
+            "| leader_name1 = [[Ann Smith]]\n| leader_title2 = [[Governor]]\n"
+            "| leader_name2 = [[Bob Jones]]\n| spouse1 = [[Carol]]\n}}")
+    _, facts = infobox_facts("Town", 1, text, TITLES, "en")
+    keys = {(f.property, f.value.value) for f in facts}
+    assert {("leader_title1", "Mayor"), ("leader_name1", "Ann Smith"),
+            ("leader_title2", "Governor"), ("leader_name2", "Bob Jones"),
+            ("spouse", "Carol")} <= keys
 
 
 @pytest.mark.parametrize("title, article", [
