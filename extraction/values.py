@@ -36,7 +36,17 @@ _LIST_TEMPLATES = {"plainlist", "plain list", "flatlist", "flat list", "ubl", "u
                    "hlist", "bulleted list", "bull list", "ublist", "unbullet", "collapsible list",
                    "nowrap list", "startplainlist", "endplainlist", "ordered list"}
 _NOTE_TEMPLATES = {"small", "efn", "refn", "sfn", "citation needed", "cn", "nbsp", "ref label",
-                   "increase", "decrease", "steady", "flagicon", "flag icon", "nowrap"}
+                   "increase", "decrease", "steady", "flagicon", "flag icon"}
+# Layout wrappers whose content is the value: the parameter that holds it (-1: the last)
+_TRANSPARENT = {"nowrap": 0, "nobr": 0, "nobreak": 0, "no wrap": 0, "avoid wrap": 0,
+                "longitem": 0, "lang": 1, "resize": -1, "nobold": 0, "noitalic": 0,
+                "plainlink": 0, "transl": -1, "abbr": 0}
+_FLAG_TEMPLATES = {"flag", "flagcountry", "flag country", "flagu", "flagdeco", "flag link"}
+_URL_TEMPLATES = {"url", "official url", "official website", "website"}
+_EXCHANGES = {"nyse": "NYSE", "nasdaq": "NASDAQ", "bmv": "BMV", "lse": "LSE", "tyo": "TYO",
+              "tsx": "TSX", "asx": "ASX", "euronext": "Euronext", "fwb": "FWB", "sehk": "SEHK",
+              "bse": "BSE", "nse": "NSE", "six": "SIX", "otc pink": "OTC Pink", "amex": "AMEX",
+              "nyse american": "NYSE American", "krx": "KRX", "sgx": "SGX", "jse": "JSE"}
 _DATE_KEY = re.compile(r"date|year|founded|establish|formation|formed|born|birth|death|died|"
                        r"start|end|release|publish|open|close|built|since|term|first|last|admit|"
                        r"inception|dissolv|incorporat|launch|retired|active|elected|as_of", re.I)
@@ -95,7 +105,26 @@ def _template_name(template: Template) -> str:
 
 
 def _positional(template: Template) -> list[str]:
-    return [str(p.value).strip() for p in template.params if not p.showkey]
+    """Positional arguments, ``|1=…`` written out included (``{{Collapsible list|1=…}}``)."""
+    return [str(p.value).strip() for p in template.params
+            if not p.showkey or str(p.name).strip().isdigit()]
+
+
+def unwrap(code: Wikicode) -> Wikicode:
+    """Layout templates replaced by their content (``{{nowrap|{{death date and age|…}}}}``
+    is the date), nested ones too."""
+    for _ in range(4):  # a wrapper's content may be another wrapper
+        changed = False
+        for template in code.filter_templates(recursive=False):
+            slot = _TRANSPARENT.get(_template_name(template))
+            args = _positional(template)
+            if slot is not None and args and len(args) > slot:
+                code.replace(template, args[slot])
+                changed = True
+        if not changed:
+            return code
+        code = mwparserfromhell.parse(str(code))
+    return code
 
 
 def _iso(year: int, month: int | None = None, day: int | None = None) -> tuple[str, str] | None:
@@ -243,34 +272,96 @@ def parse_value(raw: str | Wikicode, key: str, titles: TitleNormalizer, lang: st
     """All typed values of one infobox parameter (one per list item, or per link)."""
     code = mwparserfromhell.parse(strip_noise(raw)) if isinstance(raw, str) else raw
     values = []
-    for item in split_items(code):
+    for item in _items(unwrap(code)):
         values.extend(parse_item(item, key, titles, lang))
     return values
+
+
+def _items(code: Wikicode, depth: int = 0) -> list[Wikicode]:
+    """List items, nested lists (an ``{{hlist}}`` inside a ``{{plainlist}}``) split too."""
+    items = split_items(code)
+    if depth >= 3 or items == [code]:
+        return items
+    return [inner for item in items for inner in _items(unwrap(item), depth + 1)]
 
 
 def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> list[Value]:
     for node in code.nodes:
         if isinstance(node, Template):
-            name = _template_name(node)
-            if name in _DATE_TEMPLATES:
-                value = date_from_template(node)
-                if value:
-                    return [value]
-            if name in ("convert", "cvt", "height"):
-                value = quantity_from_template(node)
-                if value:
-                    return [value]
-    if _FILE_KEY.search(key) or any(isinstance(node, Wikilink) and (titles.parse(
-            str(node.title)) or (None,))[0] == NS_FILE for node in code.nodes):
+            value = value_template(node, titles)
+            if value:
+                return [value]
+    if _FILE_KEY.search(key) or any((titles.parse(str(link.title)) or (None,))[0] == NS_FILE
+                                    for link, _ in _links(code)):
         return []  # files, their sizes and captions: the graph has no file IRIs
-    links = []
+    outside = _link_titles(code, titles, inside=False)
+    if outside:
+        return [Value("entity", title) for title in outside]
+    qualifiers = _link_titles(code, titles, inside=True)
+    if qualifiers:
+        # `1,234,567 ([[List of largest cities|3rd]])`, `Jane Doe ([[Chairman]])`: the
+        # links in parentheses qualify the text before them, which is the value
+        main = _typed_text(_outside_parentheses(code), key, lang)
+        return main or [Value("entity", title) for title in qualifiers]
+    return _typed_text(code, key, lang)
+
+
+def value_template(node: Template, titles: TitleNormalizer) -> Value | None:
+    """A template that is a value by itself: dates, quantities, flags (the country),
+    URLs, stock tickers."""
+    name = _template_name(node)
+    args = _positional(node)
+    if name in _DATE_TEMPLATES:
+        return date_from_template(node)
+    if name in ("convert", "cvt", "height"):
+        return quantity_from_template(node)
+    if name in _FLAG_TEMPLATES and args:
+        title = titles.article(args[0])
+        return Value("entity", title) if title else None
+    if name in _URL_TEMPLATES and args and "." in args[0] and " " not in args[0]:
+        url = args[0] if re.match(r"^[a-z][a-z0-9+.-]*://", args[0], re.I) else f"http://{args[0]}"
+        return Value("url", url, "xsd:anyURI")
+    if name in _EXCHANGES and args:
+        return Value("string", f"{_EXCHANGES[name]}: {args[0]}")
+    return None
+
+
+def _links(code: Wikicode, depth: int = 0):
+    """``(link, parenthesis depth)`` of the item's links, inside formatting tags too
+    (``''[[Some Book]]''``), but not inside templates or notes."""
     for node in code.nodes:
-        if isinstance(node, Wikilink):
-            title = titles.article(str(node.title))
-            if title and title not in links:
-                links.append(title)
-    if links:
-        return [Value("entity", title) for title in links]
+        if isinstance(node, Text):
+            text = str(node)
+            depth = max(0, depth + text.count("(") - text.count(")"))
+        elif isinstance(node, Wikilink):
+            yield node, depth
+        elif isinstance(node, Tag) and str(node.tag).lower() not in ("ref", "small", "sup", "sub") \
+                and node.contents is not None:
+            yield from _links(node.contents, depth)
+
+
+def _link_titles(code: Wikicode, titles: TitleNormalizer, inside: bool) -> list[str]:
+    found = []
+    for link, depth in _links(code):
+        title = titles.article(str(link.title))
+        if title and (depth > 0) == inside and title not in found:
+            found.append(title)
+    return found
+
+
+def _outside_parentheses(code: Wikicode) -> Wikicode:
+    """The item without its parenthesised parts (and what they hold)."""
+    text, depth = [], 0
+    for char in str(code):
+        depth += char == "("
+        if depth == 0:
+            text.append(char)
+        depth -= char == ")" and depth > 0
+    return mwparserfromhell.parse("".join(text))
+
+
+def _typed_text(code: Wikicode, key: str, lang: str) -> list[Value]:
+    """The item's text as a date, a number or a string (identifier keys: a string)."""
     text = clean_inline(_without_small(code))
     if not text or any(d in text for d in _DEBRIS):
         return []
@@ -295,8 +386,8 @@ def _without_small(code):
 
 
 _UNIT_TOKEN = re.compile(r"(?:^|_)(?:sq_?)?(?:km|mi|m|ft|cm|mm|in|yd)\d$")
-_INDEX = re.compile(r"(?<=[a-z])\d+$")
-_PAIR = re.compile(r"^(?P<stem>.+)_(?P<part>name|title)(?P<index>\d+)$")
+_INDEX = re.compile(r"(?<=[a-z])\d+$|_\d{1,2}$")  # `name1`, `name_2`; not `rider_125`
+_PAIR = re.compile(r"^(?P<stem>.+)_(?P<part>name|title)(?P<index>_?\d+)$")
 
 
 def normalize_key(raw: str, siblings: frozenset[str] = frozenset()) -> str:

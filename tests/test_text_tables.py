@@ -78,6 +78,27 @@ def test_what_is_not_one_number(text):
     # a parenthetical line after <br> qualifies the item before it
     ("[[Jane Doe]]<br />(1994–2002)", "spouse", [("entity", "Jane Doe")]),
     ("Jane Doe<br />(1994–2002)", "spouse", [("string", "Jane Doe (1994–2002)")]),
+    # a link in parentheses qualifies the value before it; it is not the value
+    ("1,234,567 ([[List of largest cities of Texas|3rd]])", "population_total",
+     [("integer", "1234567")]),
+    ("August 27, 1793 (as [[Old Town]])", "established_date", [("date", "1793-08-27")]),
+    ("Jane Doe ([[Chairman]])", "key_people", [("string", "Jane Doe")]),
+    ("[[Jane Doe]] ([[Chairman]])", "key_people", [("entity", "Jane Doe")]),
+    ("([[Chairman]])", "key_people", [("entity", "Chairman")]),
+    # nested content: links in italics, layout wrappers, nested and numbered lists
+    ("''[[Animal Farm]]'' (1945)", "notable_works", [("entity", "Animal Farm")]),
+    ("{{nowrap|{{death date and age|2013|12|5|1918|7|18}}}}", "death_date",
+     [("date", "2013-12-05")]),
+    ("{{longitem|[[Paris]]}}", "city", [("entity", "Paris")]),
+    ("{{plainlist|\n* {{hlist|[[Ann]]|[[Bob]]}}\n* [[Cy]]\n}}", "members",
+     [("entity", "Ann"), ("entity", "Bob"), ("entity", "Cy")]),
+    ("{{Collapsible list|title=Members|1=[[Ann]]|2=[[Bob]]}}", "members",
+     [("entity", "Ann"), ("entity", "Bob")]),
+    # value templates: websites, flags, stock tickers
+    ("{{URL|example.com}}", "website", [("url", "http://example.com")]),
+    ("{{URL|https://www.example.org/about}}", "website", [("url", "https://www.example.org/about")]),
+    ("{{flag|France}}", "country", [("entity", "France")]),
+    ("{{NYSE|IBM}}", "traded_as", [("string", "NYSE: IBM")]),
 ])
 def test_infobox_values(raw, key, expected):
     assert [(v.kind, v.value) for v in parse_value(raw, key, TITLES, "en")] == expected
@@ -88,6 +109,7 @@ def test_infobox_values(raw, key, expected):
     ("population_total", "population_total"), ("Leader name1", "leader_name"),
     ("spouse2", "spouse"), ("area_total_km2", "area_total_km2"),
     ("area_water_sq_mi2", "area_water_sq_mi2"), ("pole_rider_125", "pole_rider_125"),
+    ("vice_president_2", "vice_president"),
 ])
 def test_infobox_keys(raw, key):
     assert normalize_key(raw) == key
