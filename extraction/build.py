@@ -173,6 +173,7 @@ class _Tasks:
         self.pages_read = 0
         self.count = 0
         self.files: list[dict] = []
+        self.ranged: dict[str, dict] = {}  # absolute path -> its entry, pages counted as parts come
 
     def _find_ranges(self, path: Path) -> tuple[list, Path | None] | None:
         """The file's byte ranges of whole streams and its index, or None to read it in one go."""
@@ -206,11 +207,13 @@ class _Tasks:
         workers on other nodes or dirs."""
         site = read_siteinfo(path)
         config = self.options.config_for(site)
-        self.files.append({"path": str(path), "index": str(index) if index else None,
-                           "streams": len(ranges), "lang": site.lang, "dbname": site.dbname})
+        entry = {"path": str(path), "index": str(index) if index else None,
+                 "streams": len(ranges), "lang": site.lang, "dbname": site.dbname, "pages": 0}
+        self.files.append(entry)
         log.info("%s: multistream, %d streams (%s), workers read byte ranges", path, len(ranges),
                  f"index {index}" if index else "found by a scan")
         absolute = str(path.resolve())
+        self.ranged[absolute] = entry
         limited = self.options.limit_pages is not None
         group: list[tuple[int, int]] = []
         allowed = 0  # pages the group may read, under --limit-pages
@@ -364,6 +367,8 @@ def _map(tasks: _Tasks, engine, errors: _Errors, counts: Counter, progress: bool
                 written.append(summary.part)
             errors.write(summary.errors)
             counts.update(summary.counts)
+            if task[0] == "range":  # the input's pages, known once its parts are read
+                tasks.ranged[task[1][0]]["pages"] += summary.counts["pages"]
             bar.update(summary.counts["pages"])
     return written
 

@@ -12,6 +12,7 @@ stream boundaries from the compressed bytes alone.
 from __future__ import annotations
 
 import bz2
+import codecs
 import html
 import logging
 import os
@@ -180,48 +181,89 @@ def repack_multistream(source: str | os.PathLike, target: str | os.PathLike,
                        pages_per_stream: int = 100) -> Path:
     """Re-pack any dump as Wikimedia multistream (+ index): header, N pages a stream, footer.
 
-    Returns the index path (``<target stem>-index.txt.bz2``).
+    Streamed (a whole English dump never sits in memory), written to temporary names and
+    renamed; a UTF-16 dump is re-encoded as UTF-8, as Wikimedia's dumps are; the target's
+    folder is created.  Returns the index path (``<target stem>-index.txt.bz2``).
     """
     target = Path(target)
     if not target.name.endswith(".xml.bz2"):
         raise ValueError(f"{target}: a multistream dump must be named *.xml.bz2")
+    target.parent.mkdir(parents=True, exist_ok=True)
     index_path = target.parent / (target.name[: -len(".xml.bz2")] + "-index.txt.bz2")
-    with open_binary(source) as stream:
-        xml = stream.read()
-    first = xml.find(b"<page>")
-    if first < 0:
-        raise DumpFormatError(str(source), 0, "no <page> element")
-    header_end = xml.rfind(b"\n", 0, first) + 1
-    footer_start = xml.rfind(b"</page>") + len(b"</page>\n")
     tmp_target = target.with_name(target.name + ".tmp")
     tmp_index = index_path.with_name(index_path.name + ".tmp")
-    with open(tmp_target, "wb") as out, bz2.open(tmp_index, "wt", encoding="utf-8") as index:
-        out.write(bz2.compress(xml[:header_end]))
-        pages = _split_pages(xml, header_end, footer_start)
-        for i in range(0, len(pages), pages_per_stream):
-            group = pages[i:i + pages_per_stream]
-            offset = out.tell()
-            for raw in group:
-                page_id = _PAGE_ID.search(raw)
-                title = _TITLE.search(raw)
-                index.write(f"{offset}:{int(page_id.group(1)) if page_id else 0}:"
-                            f"{html.unescape(title.group(1).decode()) if title else ''}\n")
-            out.write(bz2.compress(b"".join(group)))
-        out.write(bz2.compress(xml[footer_start:]))
+    with open_binary(source) as stream, open(tmp_target, "wb") as out, \
+            bz2.open(tmp_index, "wt", encoding="utf-8") as index:
+        parts = _dump_parts(_utf8_chunks(stream), str(source))
+        out.write(bz2.compress(next(parts)))  # the header
+        group: list[bytes] = []
+        for kind, raw in parts:
+            if kind == "page":
+                group.append(raw)
+            if group and (kind == "footer" or len(group) == pages_per_stream):
+                _write_stream(out, index, group)
+                group = []
+            if kind == "footer":
+                out.write(bz2.compress(raw))
     tmp_target.replace(target)
     tmp_index.replace(index_path)
     return index_path
 
 
-def _split_pages(xml: bytes, start: int, end: int) -> list[bytes]:
-    pages, pos = [], start
-    while pos < end:
-        close = xml.find(b"</page>", pos, end)
-        if close < 0:
-            break
-        stop = close + len(b"</page>")  # the next page may follow on the same line
-        if xml[stop:stop + 1] == b"\n":
+def _write_stream(out, index, pages: list[bytes]) -> None:
+    offset = out.tell()
+    for raw in pages:
+        page_id = _PAGE_ID.search(raw)
+        title = _TITLE.search(raw)
+        index.write(f"{offset}:{int(page_id.group(1)) if page_id else 0}:"
+                    f"{html.unescape(title.group(1).decode()) if title else ''}\n")
+    out.write(bz2.compress(b"".join(pages)))
+
+
+def _utf8_chunks(stream, size: int = 1 << 20) -> Iterator[bytes]:
+    """The dump's bytes in UTF-8: a UTF-16 dump (a byte-order mark) is decoded as it is
+    read, and its XML declaration made to say so."""
+    first = stream.read(size)
+    if not first.startswith((b"\xff\xfe", b"\xfe\xff")):
+        yield first
+        yield from iter(lambda: stream.read(size), b"")
+        return
+    decoder = codecs.getincrementaldecoder("utf-16")()
+    head = decoder.decode(first).encode("utf-8")
+    yield re.sub(rb"(<\?xml[^>]*encoding=[\"'])utf-16([\"'])", rb"\1utf-8\2", head, count=1,
+                 flags=re.I)
+    for chunk in iter(lambda: stream.read(size), b""):
+        yield decoder.decode(chunk).encode("utf-8")
+    yield decoder.decode(b"", final=True).encode("utf-8")
+
+
+def _dump_parts(chunks: Iterator[bytes], source: str) -> Iterator:
+    """The header (bytes up to the line of the first ``<page>``), then ``("page", bytes)``
+    for each page (with the newline after ``</page>``; the next page may follow on the same
+    line), then ``("footer", bytes)``."""
+    buffer = b""
+    while (first := buffer.find(b"<page>")) < 0:
+        chunk = next(chunks, None)
+        if chunk is None:
+            raise DumpFormatError(source, 0, "no <page> element")
+        buffer += chunk
+    header_end = buffer.rfind(b"\n", 0, first) + 1
+    yield buffer[:header_end]
+    buffer, done = buffer[header_end:], False
+    while True:
+        close = buffer.find(b"</page>")
+        stop = close + len(b"</page>")
+        if close < 0 or (stop == len(buffer) and not done):  # more bytes (or the newline)
+            chunk = next(chunks, None)
+            if chunk is None:
+                if done or close < 0:
+                    break
+                done = True
+                continue
+            buffer += chunk
+            continue
+        if buffer[stop:stop + 1] == b"\n":
             stop += 1
-        pages.append(xml[pos:stop])
-        pos = stop
-    return pages
+        yield "page", buffer[:stop]
+        buffer = buffer[stop:]
+    yield "footer", buffer

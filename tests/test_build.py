@@ -132,6 +132,22 @@ def test_repack_cuts_between_pages_that_share_a_line(sample_build, tmp_path):
         assert load(tmp_path / "out", name) == load(sample_build, name), name
 
 
+def test_repack_streams_utf16_into_a_new_folder(shared, tmp_path):
+    """A UTF-16 dump re-packs (as UTF-8, as Wikimedia's are) into a folder that does not
+    exist yet, and the multistream copy builds the same records as the original."""
+    bg = shared / "dumps" / "bgwiki-sample.xml.bz2"
+    target = tmp_path / "new" / "folder" / "bg-multistream.xml.bz2"
+    index = repack_multistream(bg, target, pages_per_stream=2)
+    assert index.parent == target.parent and not list(target.parent.glob("*.tmp"))
+    assert bz2.open(target).read(5) == b"<medi"
+    original = build([bg], tmp_path / "plain", BuildOptions(progress=False))
+    repacked = build([target], tmp_path / "ms", BuildOptions(workers=2, progress=False))
+    assert repacked["pages"] == original["pages"] > 0 and repacked["errors"] == 0
+    assert [i["pages"] for i in repacked["inputs"]] == [original["pages"]]  # per input too
+    for name in OUTPUTS:
+        assert load(tmp_path / "ms", name) == load(tmp_path / "plain", name), name
+
+
 def test_malformed_dump_keeps_pages_and_reports_the_fault(shared, tmp_path):
     bad = shared / "bad" / "malformed-trailing-junk.xml.bz2"
     stats = build([bad], tmp_path / "bad", BuildOptions(progress=False))
