@@ -137,7 +137,8 @@ def _fill(result: PageResult, page: Page, config: ExtractionConfig) -> None:
 
 
 def _sentences(title: str, page_id: int, clean, config: ExtractionConfig):
-    """Split each prose line into sentences carrying their mentions; return the abstract too."""
+    """Split each prose paragraph into sentences carrying their mentions; return the
+    abstract too.  List items and lines of table or gallery debris give no sentence."""
     splitter = _splitter(config)
     finder = MentionFinder(title, clean.bold_names, clean.anchors, clean.text)
     anchors = clean.anchors
@@ -149,11 +150,8 @@ def _sentences(title: str, page_id: int, clean, config: ExtractionConfig):
         if line == HEADING_LINE:
             in_lead = False
             continue
-        is_list = line.startswith(LIST_LINE)
-        if is_list:
-            line, line_start = line[1:], line_start + 1
-        if not line.strip():
-            continue
+        if line.startswith(LIST_LINE) or "|" in line or not line.strip():
+            continue  # list items, and table or gallery debris, are not sentences
         line_end = line_start + len(line)
         while cursor < len(anchors) and anchors[cursor].end <= line_start:
             cursor += 1
@@ -182,7 +180,7 @@ def _sentences(title: str, page_id: int, clean, config: ExtractionConfig):
                     mentions.append(mention)
             if len(text.split()) < config.min_sentence_words:
                 continue
-            if in_lead and not abstract and not is_list:
+            if in_lead and not abstract:
                 abstract = line.strip()
             sentences.append(Sentence(f"{page_id}:{len(sentences)}", title, page_id, text,
                                       mentions))

@@ -225,7 +225,10 @@ def remove_special_links(text: str, titles: TitleNormalizer) -> tuple[str, list[
 
 
 def mark_lines(text: str) -> str:
-    """Headings become a marker line, list items get a marker; trailing sections are cut."""
+    """Headings become a marker line, list items get a marker; trailing sections are cut.
+
+    Consecutive prose lines are one paragraph: a single newline is a space in MediaWiki,
+    so it must not end a sentence.  Paragraphs stay separated by a blank line."""
     lines = []
     for line in text.split("\n"):
         heading = _HEADING.match(line)
@@ -240,6 +243,9 @@ def mark_lines(text: str) -> str:
             continue
         if stripped[0] in "*#:;":
             lines.append(LIST_LINE + _LIST_MARK.sub("", stripped))
+            continue
+        if lines and lines[-1] and lines[-1][0] not in (HEADING_LINE, LIST_LINE):
+            lines[-1] += " " + stripped
             continue
         lines.append(stripped)
     return "\n".join(lines)

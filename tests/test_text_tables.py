@@ -177,3 +177,22 @@ def test_leads(wikitext, text, anchors, bold):
 ])
 def test_disambiguation_pages(title, wikitext, expected):
     assert is_disambiguation(title, wikitext) is expected
+
+
+def test_sentences_span_single_newlines_and_skip_lists_and_debris():
+    """A single newline inside a paragraph is a space in MediaWiki; list items and gallery
+    or table debris are not sentences."""
+    from extraction.page import ExtractionConfig, extract_page
+    from extraction.records import Page
+
+    text = ("'''Ulm''' is a city in [[Baden-Württemberg]], on the river\n[[Danube]]. It has "
+            "a tall church.\n\nThe city was founded in the\nMiddle Ages by traders.\n"
+            "* [[Albert Einstein]] was born in the city in 1879.\n"
+            "Bild.jpg|Das Münster|thumb|upright\n")
+    result = extract_page(Page(1, "Ulm", 0, text), ExtractionConfig())
+    texts = [s.text for s in result.sentences]
+    assert texts == ["Ulm is a city in Baden-Württemberg, on the river Danube.",
+                     "It has a tall church.",
+                     "The city was founded in the Middle Ages by traders."]
+    assert [m.title for m in result.sentences[0].mentions if m.source == "wikilink"] == \
+        ["Baden-Württemberg", "Danube"]
