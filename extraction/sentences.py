@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
@@ -127,9 +128,13 @@ class MentionFinder:
     """Finds a page's mentions beyond its anchors: its own name and re-used anchor texts.
 
     Wikipedia links a name once, at its first use; later uses of the same anchor text on
-    the same page are unlinked ``alias`` mentions of the same target.  The page's own
-    title (without disambiguator) and bold lead names are ``title`` mentions of the page.
-    Only surfaces of 3+ characters starting with a capital are used, so common words never match.
+    the same page are unlinked ``alias`` mentions of the same target, but only when the
+    text is the target's own name (its title, with or without disambiguator) or when the
+    page links that text to that target at least twice and most of the time: a single
+    ``[[Sport in France|France]]`` must not make every later "France" a mention of
+    *Sport in France*.  The page's own title (without disambiguator) and bold lead names
+    are ``title`` mentions of the page.  Only surfaces of 3+ characters starting with a
+    capital are used, so common words never match.
     """
 
     def __init__(self, page_title: str, own_names: Iterable[str], anchors: Iterable[Anchor],
@@ -138,17 +143,15 @@ class MentionFinder:
         for name in [page_title, strip_disambiguator(page_title), *own_names]:
             if _usable(name):
                 self.targets.setdefault(name, (page_title, "title"))
-        ambiguous = set()
+        links: dict[str, Counter] = {}
         for anchor in anchors:
             surface = text[anchor.start:anchor.end]
-            if not _usable(surface) or self.targets.get(surface, (None, "alias"))[1] == "title":
-                continue
-            known = self.targets.get(surface)
-            if known and known[0] != anchor.target:
-                ambiguous.add(surface)
-            self.targets.setdefault(surface, (anchor.target, "alias"))
-        for surface in ambiguous:
-            del self.targets[surface]
+            if _usable(surface) and self.targets.get(surface, (None, "alias"))[1] != "title":
+                links.setdefault(surface, Counter())[anchor.target] += 1
+        for surface, targets in links.items():
+            target, count = min(targets.items(), key=lambda kv: (-kv[1], kv[0]))
+            if _names(surface, target) or (count >= 2 and count > sum(targets.values()) / 2):
+                self.targets[surface] = (target, "alias")
         self.by_first_word: dict[str, list[str]] = {}
         for name in sorted(self.targets, key=len, reverse=True):
             first = _WORD.match(name)
@@ -177,6 +180,13 @@ class MentionFinder:
                 busy.append((start, end))
                 break
         return found
+
+
+def _names(surface: str, target: str) -> bool:
+    """Whether ``surface`` is ``target``'s own name: its title, with or without its
+    disambiguator (case aside)."""
+    surface = surface.casefold()
+    return surface in (target.casefold(), strip_disambiguator(target).casefold())
 
 
 def _is_word(char: str) -> bool:

@@ -196,3 +196,18 @@ def test_sentences_span_single_newlines_and_skip_lists_and_debris():
                      "The city was founded in the Middle Ages by traders."]
     assert [m.title for m in result.sentences[0].mentions if m.source == "wikilink"] == \
         ["Baden-Württemberg", "Danube"]
+
+
+def test_an_anchor_is_reused_only_for_its_own_name_or_a_repeated_link():
+    """One ``[[Sport in France|France]]`` must not make every later "France" a mention of
+    Sport in France; a target's own name, or a text the page links twice to it, is reused."""
+    from extraction.page import ExtractionConfig, extract_page
+    from extraction.records import Page
+
+    text = ("'''Lyon''' hosts [[Sport in France|France]] events and lies on the [[Rhône]] "
+            "near [[Barack Obama|Obama]] Street. [[Barack Obama|Obama]] visited twice.\n\n"
+            "Later, France grew and the Rhône flooded while Obama spoke there at length.\n")
+    result = extract_page(Page(1, "Lyon", 0, text), ExtractionConfig())
+    later = next(s for s in result.sentences if s.text.startswith("Later"))
+    assert {(m.surface, m.title) for m in later.mentions if m.source == "alias"} == {
+        ("Rhône", "Rhône"), ("Obama", "Barack Obama")}
