@@ -13,9 +13,10 @@ XSD = "http://www.w3.org/2001/XMLSchema#"
 DCT = "http://purl.org/dc/terms/"
 SD = "http://www.w3.org/ns/sparql-service-description#"
 VOID = "http://rdfs.org/ns/void#"
+GEO = "http://www.opengis.net/ont/geosparql#"
 
 # prefix -> namespace, as shown on pages and written in Turtle
-PREFIXES = {"rdf": RDF, "rdfs": RDFS, "owl": OWL, "xsd": XSD, "dct": DCT}
+PREFIXES = {"rdf": RDF, "rdfs": RDFS, "owl": OWL, "xsd": XSD, "dct": DCT, "geo": GEO}
 
 RDF_TYPE = RDF + "type"
 RDF_PROPERTY = RDF + "Property"

@@ -25,12 +25,28 @@ MONTHS = {m: i + 1 for i, m in enumerate(
     "january february march april may june july august september october november december".split())}
 MONTHS.update({m[:3]: i for m, i in list(MONTHS.items())})
 MONTHS["sept"] = 9
+# Other languages' month names (dates in their templates, texts and date-page links)
+for _names in ("janvier février mars avril mai juin juillet août septembre octobre novembre "
+               "décembre", "januar februar märz april mai juni juli august september oktober "
+               "november dezember", "enero febrero marzo abril mayo junio julio agosto "
+               "septiembre octubre noviembre diciembre", "gennaio febbraio marzo aprile maggio "
+               "giugno luglio agosto settembre ottobre novembre dicembre", "janeiro fevereiro "
+               "março abril maio junho julho agosto setembro outubro novembro dezembro",
+               "januari februari maart april mei juni juli augustus september oktober "
+               "november december"):
+    for _number, _name in enumerate(_names.split(), 1):
+        MONTHS.setdefault(_name, _number)
 
 _DATE_TEMPLATES = {
     "birth date", "birth date and age", "death date", "death date and age", "start date",
     "end date", "dts", "start date and age", "end date and age", "birth-date", "death-date",
     "film date", "release date", "date", "bda", "dob", "start and end dates", "birth year and age",
     "death year and age", "birth based on age as of date",
+    # other languages' (day, month, year or year, month, day: told apart by the numbers)
+    "date de naissance", "date de décès", "date-", "date de création", "date de sortie",
+    "datum", "geburtsdatum", "sterbedatum", "fecha", "fecha de nacimiento",
+    "fecha de fallecimiento", "fecha de muerte", "data de nascimento", "data de falecimento",
+    "data de morte", "data di nascita", "data di morte", "data",
 }
 _LIST_TEMPLATES = {"plainlist", "plain list", "flatlist", "flat list", "ubl", "unbulleted list",
                    "hlist", "bulleted list", "bull list", "ublist", "unbullet", "collapsible list",
@@ -87,9 +103,9 @@ _NUMBER = re.compile(
     r"(?:\s*(?P<symbol>%|°[CF]|/km2|/km²|/sq\s?mi)|\s+(?P<unit>[^\d\s(][^()]{0,24}?))?"
     r"\s*(?P<note>\([^()]*\))?\s*$", re.I)
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
-_DMY = re.compile(r"^(\d{1,2})\s+([A-Za-z]+)\.?,?\s+(\d{3,4})$")
-_MDY = re.compile(r"^([A-Za-z]+)\.?\s+(\d{1,2}),?\s+(\d{3,4})$")
-_MY = re.compile(r"^([A-Za-z]+)\.?,?\s+(\d{3,4})$")
+_DMY = re.compile(r"^(\d{1,2})(?:er|\.|º)?\s+(?:de\s+)?([^\W\d_]+)\.?,?\s+(?:de\s+)?(\d{3,4})$")
+_MDY = re.compile(r"^([^\W\d_]+)\.?\s+(\d{1,2}),?\s+(\d{3,4})$")
+_MY = re.compile(r"^([^\W\d_]+)\.?,?\s+(?:de\s+)?(\d{3,4})$")
 _YEAR = re.compile(r"^(\d{3,4})$")
 _TRAILING_NOTE = re.compile(r"\s*\((?:aged?|age)\s+\d+[^()]*\)\s*$|\s*\([^()]*\)\s*$")
 _DEBRIS = ("{{", "}}", "[[", "]]", "|")
@@ -140,13 +156,21 @@ def _iso(year: int, month: int | None = None, day: int | None = None) -> tuple[s
 
 
 def date_from_template(template: Template) -> Value | None:
-    """``{{birth date|1809|2|12}}`` -> 1809-02-12; the first (y, m, d) triple wins."""
-    numbers = [a for a in _positional(template) if re.fullmatch(r"\d{1,4}", a)]
-    if not numbers:
-        text = " ".join(_positional(template))
+    """``{{birth date|1809|2|12}}`` -> 1809-02-12 (the first triple wins); day first when the
+    first number cannot be a year and the third can (``{{Date de naissance|16|8|1958}}``,
+    ``{{Datum|25|08|2017}}``, ``{{date|16|août|1958}}``)."""
+    args = [a for a in _positional(template) if a]
+    fields = [int(a) if re.fullmatch(r"\d{1,4}", a) else MONTHS.get(a.lower().rstrip("."))
+              for a in args[:3]]
+    if len(fields) == 3 and None not in fields:
+        if fields[0] <= 31 and fields[2] > 31:
+            fields.reverse()  # day, month, year
+    elif args and re.fullmatch(r"\d{1,4}", args[0]):
+        fields = [int(a) for a in args if re.fullmatch(r"\d{1,4}", a)][:3]
+    else:
+        text = " ".join(args)
         return parse_date(text) if text else None
-    parts = [int(n) for n in numbers[:3]]
-    parsed = _iso(*parts)
+    parsed = _iso(*fields)
     return Value("date", parsed[0], parsed[1]) if parsed else None
 
 
@@ -295,6 +319,11 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
                                     for link, _ in _links(code)):
         return []  # files, their sizes and captions: the graph has no file IRIs
     outside = _link_titles(code, titles, inside=False)
+    if outside and all(_is_date_page(title) for title in outside):
+        # `[[16 août]] [[1958]]`, `[[August 16]], [[1958]]`: links to date pages make a date
+        date = parse_date(clean_inline(_without_small(code)))
+        if date:
+            return [date]
     if outside:
         return [Value("entity", title) for title in outside]
     qualifiers = _link_titles(code, titles, inside=True)
@@ -304,6 +333,16 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
         main = _typed_text(_outside_parentheses(code), key, lang)
         return main or [Value("entity", title) for title in qualifiers]
     return _typed_text(code, key, lang)
+
+
+_DATE_PAGE = re.compile(r"^-?\d{1,4}$|^(\d{1,2})(?:er|\.)? ([^\W\d_]+)$|^([^\W\d_]+) (\d{1,2})$")
+
+
+def _is_date_page(title: str) -> bool:
+    """A year page or a day-of-year page (``16 août``, ``August 16``), in any language."""
+    match = _DATE_PAGE.match(title)
+    month = (match[2] or match[3] or "").lower() if match else None
+    return month is not None and (not month or month in MONTHS)
 
 
 def value_template(node: Template, titles: TitleNormalizer) -> Value | None:
@@ -323,7 +362,41 @@ def value_template(node: Template, titles: TitleNormalizer) -> Value | None:
         return Value("url", url, "xsd:anyURI")
     if name in _EXCHANGES and args:
         return Value("string", f"{_EXCHANGES[name]}: {args[0]}")
+    if name == "coord":
+        return coordinates(args)
     return None
+
+
+def coordinates(args: list[str]) -> Value | None:
+    """``{{coord}}``'s latitude and longitude as a WKT point (``POINT(lon lat)``,
+    ``geo:wktLiteral``): decimal (``44.1|-87.9``, ``44.1|N|87.9|W``) or degrees, minutes and
+    seconds (``57|18|22|N|4|27|32|W``).  Anything else (a malformed or partial coord) is
+    no value."""
+    fields = [a.strip().upper() for a in args if "=" not in a and a.strip()]
+    try:
+        if any(f in ("N", "S") for f in fields):
+            cut = next(i for i, f in enumerate(fields) if f in ("N", "S"))
+            end = next(i for i, f in enumerate(fields) if f in ("E", "W") and i > cut)
+            lat = _degrees(fields[:cut], fields[cut] == "S")
+            lon = _degrees(fields[cut + 1:end], fields[end] == "W")
+        else:
+            lat, lon = Decimal(fields[0]), Decimal(fields[1])
+    except (StopIteration, IndexError, InvalidOperation, ValueError):
+        return None
+    if lat is None or lon is None or abs(lat) > 90 or abs(lon) > 180:
+        return None
+    return Value("point", f"POINT({_short(lon)} {_short(lat)})", "geo:wktLiteral")
+
+
+def _degrees(parts: list[str], negative: bool) -> Decimal | None:
+    if not 1 <= len(parts) <= 3:
+        return None
+    value = sum(Decimal(p) / 60 ** i for i, p in enumerate(parts))
+    return -value if negative else value
+
+
+def _short(number: Decimal) -> str:
+    return format(round(number, 6).normalize(), "f")
 
 
 def _links(code: Wikicode, depth: int = 0):

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from common.jsonl import read_jsonl
-from common.vocab import DCT_SUBJECT, OWL_CLASS, RDF_PROPERTY, RDF_TYPE, RDFS_LABEL, XSD
+from common.vocab import DCT_SUBJECT, OWL_CLASS, PREFIXES, RDF_PROPERTY, RDF_TYPE, RDFS_LABEL, XSD
 from kg.iri import IriScheme, class_name
 
 _ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
@@ -88,7 +88,8 @@ class TripleWriter:
             return literal(value, datatype=self.scheme.unit(record["unit"]))
         if kind == "string":
             return literal(value, record.get("lang"))
-        return literal(value, datatype=XSD + record["datatype"].split(":", 1)[1])
+        prefix, name = record["datatype"].split(":", 1)  # xsd:date, geo:wktLiteral ...
+        return literal(value, datatype=PREFIXES[prefix] + name)
 
     def link(self, record: dict) -> Iterator[str]:
         yield triple(iri(self.scheme.resource(record["source"])), self.o["wikiPageWikiLink"],

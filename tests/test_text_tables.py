@@ -99,6 +99,21 @@ def test_what_is_not_one_number(text):
     ("{{URL|https://www.example.org/about}}", "website", [("url", "https://www.example.org/about")]),
     ("{{flag|France}}", "country", [("entity", "France")]),
     ("{{NYSE|IBM}}", "traded_as", [("string", "NYSE: IBM")]),
+    # coordinates: a WKT point (longitude first), decimal or degrees/minutes/seconds
+    ("{{coord|57|18|22|N|4|27|32|W|display=title}}", "coordinates",
+     [("point", "POINT(-4.458889 57.306111)")]),
+    ("{{Coord|44.112|-87.913|type:city}}", "coordinates", [("point", "POINT(-87.913 44.112)")]),
+    ("{{coord|95|0}}", "coordinates", []),
+    # other languages' date templates, day first, month names included
+    ("{{Date de naissance|16|8|1958}}", "naissance", [("date", "1958-08-16")]),
+    ("{{Datum|25|08|2017}}", "datum", [("date", "2017-08-25")]),
+    ("{{date|16|août|1958}}", "date", [("date", "1958-08-16")]),
+    ("{{dts|2001|March|4}}", "released", [("date", "2001-03-04")]),
+    ("{{fecha|3|mayo|1999}}", "fecha", [("date", "1999-05-03")]),
+    # other languages' plain dates and date-page links
+    ("1er janvier 1900", "date_de_naissance", [("date", "1900-01-01")]),
+    ("3 de mayo de 1999", "fecha", [("date", "1999-05-03")]),
+    ("[[16 août]] [[1958]]", "date de naissance", [("date", "1958-08-16")]),
 ])
 def test_infobox_values(raw, key, expected):
     assert [(v.kind, v.value) for v in parse_value(raw, key, TITLES, "en")] == expected
