@@ -38,21 +38,56 @@ def _template_end(text: str, start: int) -> int:
     return -1
 
 
+# Lead templates with named parameters that are not infoboxes, in any language: maintenance,
+# citation, navigation, layout and media templates (DBpedia keeps a list of the same kind)
+NOT_INFOBOX = re.compile(
+    r"cite|citation|quote|issues|clean ?up|refimprove|unreferenced|orphan|^use |description|"
+    r"^coord|convert|^lang|navbox|sidebar|portal|commons|^wiki|authority control|taxonbar|"
+    r"image|gallery|audio|listen|clade|chart|graph|redirect|hatnote|^about|other uses|^main|"
+    r"see also|further|distinguish|dablink|^featured|good article|protect|^pp-|engvar|notice|"
+    r"^sfn|^efn|^ref|location map|mapframe|^for$|^more|^update|^expand|^copy ?edit|^merge|"
+    r"^split|^dated|^weasel|^pov|^tone|^advert|^notability|^primary|^disputed|^close|^stub|"
+    r"^toc|^clear|^anchor|^flagicon|^nobots|^bots|^italic title|^displaytitle|^dmy|^mdy|"
+    r"^as of|^reflist|^notelist|^multiple|^rfc|^spoken|^noteta|^shortcut|wayback|web ?archiv|"
+    r"archive|dead ?link|^article$|^ouvrage|^lien web|^chapitre|internetquelle|^literatur|"
+    r"^cita |^cita$|^citar|^citeer|^cytuj|^kilde|^lähde|^навод|^книга|^статья|viite$|"
+    r"erreferentzia|citiranje|^navedi|webbref|citácia|קישור|ссылка|^брэ$|palabra estranxeira",
+    re.I)
+MIN_NAMED = 3  # named parameters with a value, for a lead template of another name
+
+
 def find_infoboxes(wikitext: str) -> Iterator[tuple[str, str]]:
-    """``(normalised name, template text)`` for each top-level infobox-like template."""
+    """``(normalised name, template text)`` for each top-level infobox-like template: one
+    named like an infobox (English names and the taxobox family), or, in any language, a
+    template of the lead (before the first heading) with at least :data:`MIN_NAMED` named
+    parameters that is not a maintenance, citation, navigation or media template, as
+    DBpedia's raw infobox extractor takes them (``{{Ficha de ciudad}}``, ``{{НП}}``,
+    ``{{Info/Município do Brasil}}`` …)."""
+    heading = re.search(r"^==[^=]", wikitext, re.M)
+    lead_end = heading.start() if heading else len(wikitext)
     pos = 0
     for match in _TEMPLATE_OPEN.finditer(wikitext):
         if match.start() < pos:
             continue
         head = wikitext[match.end():match.end() + 200]
         name = normalize_infobox_name(re.split(r"[|}]", head, maxsplit=1)[0])
-        if not INFOBOX_NAME.match(name):
+        named = bool(INFOBOX_NAME.match(name))
+        if not named and (match.start() >= lead_end or not name or NOT_INFOBOX.search(name)):
             continue
         end = _template_end(wikitext, match.start())
         if end < 0:
             continue
-        pos = end
-        yield name, wikitext[match.start():end]
+        text = wikitext[match.start():end]
+        if named or _named_parameters(text) >= MIN_NAMED:
+            pos = end
+            yield name, text
+
+
+def _named_parameters(text: str) -> int:
+    """Named parameters with a value at the template's own level."""
+    templates = mwparserfromhell.parse(text).filter_templates(recursive=False)
+    return sum(1 for p in templates[0].params if p.showkey and str(p.value).strip()) \
+        if templates else 0
 
 
 def infobox_facts(subject: str, page_id: int, wikitext: str, titles: TitleNormalizer,

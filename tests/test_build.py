@@ -263,3 +263,31 @@ def test_the_build_stage_is_the_extraction_and_its_graph(tmp_path):
     assert all(path.is_file() for path in stages.build_files(out))
     graph = KnowledgeGraph.open(out)
     assert graph.query("ASK { ?s a <http://example.com/kb/ontology/Article> }") is True
+
+
+def test_infoboxes_of_other_languages_are_found(shared):
+    """Infoboxes by structure, not by English name: a lead template with named parameters
+    that is no maintenance, citation or media template (DBpedia's raw extractor's rule).
+    The Berlin article of each DBpedia minidump language; English pages gain no junk."""
+    from extraction.dump import DumpReader
+    from extraction.infobox import INFOBOX_NAME, find_infoboxes, infobox_facts
+    from extraction.titles import TitleNormalizer
+
+    with_facts, languages, boxes = 0, 0, {}
+    for path in sorted((shared / "dumps" / "dbpedia-minidumps").glob("*.xml.bz2")):
+        reader, found = DumpReader(path), None
+        for page in reader:
+            if page.ns == 0 and not page.redirect:
+                names, facts = infobox_facts(page.title, page.id, page.text,
+                                             TitleNormalizer(reader.siteinfo), "xx")
+                found = (found or 0) + len(facts)
+                boxes.setdefault(path.name.split(".")[0], names)
+        languages += found is not None
+        with_facts += bool(found)
+    assert languages >= 120 and with_facts >= 90  # 39 when infoboxes were found by name
+    assert boxes["es"][0].startswith("ficha de") and boxes["ru"][0] == "нп"
+    assert boxes["pt"][0] == "info/assentamento" and boxes["ko"][0] == "도시 정보"
+    others = {name for page in DumpReader(shared / "dumps" / "enwiki-sample.xml.bz2")
+              if page.ns == 0 for name, _ in find_infoboxes(page.text)
+              if not INFOBOX_NAME.match(name)}
+    assert others == {"paraphyletic group"}  # a taxobox of its own name
