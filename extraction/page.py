@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from extraction.infobox import infobox_facts
 from extraction.records import Article, Fact, Mention, Page, PageError, Sentence, SiteInfo
-from extraction.sentences import MentionFinder, make_splitter
+from extraction.sentences import MentionFinder, make_splitter, word_count
 from extraction.titles import NS_MAIN, TitleNormalizer
 from extraction.wikitext import HEADING_LINE, LIST_LINE, clean_page, is_disambiguation
 
@@ -178,7 +178,7 @@ def _sentences(title: str, page_id: int, clean, config: ExtractionConfig):
                     mention.start -= start
                     mention.end -= start
                     mentions.append(mention)
-            if len(text.split()) < config.min_sentence_words:
+            if word_count(text) < config.min_sentence_words:
                 continue
             if in_lead and not abstract:
                 abstract = line.strip()

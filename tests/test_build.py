@@ -291,3 +291,18 @@ def test_infoboxes_of_other_languages_are_found(shared):
               if page.ns == 0 for name, _ in find_infoboxes(page.text)
               if not INFOBOX_NAME.match(name)}
     assert others == {"paraphyletic group"}  # a taxobox of its own name
+
+
+@pytest.mark.parametrize("lang, stop", [("zh", "。"), ("ja", "。"), ("hi", "।")])
+def test_sentences_of_scripts_without_spaces_or_with_dandas(shared, lang, stop):
+    """The Berlin article of the zh, ja and hi minidumps: sentences end at 。 / । (the
+    zh page gave 11 "sentences", 9 of them holding two or more, before)."""
+    from extraction.dump import DumpReader
+    from extraction.page import ExtractionConfig, extract_page
+
+    reader = DumpReader(shared / "dumps" / "dbpedia-minidumps" / f"{lang}.xml.bz2")
+    config = ExtractionConfig(lang=lang)
+    sentences = [s.text for page in reader if page.ns == 0 and not page.redirect
+                 for s in extract_page(page, config).sentences]
+    assert len(sentences) >= 5
+    assert not [s for s in sentences if stop in s.rstrip(stop + "」』”’）) ")], sentences[:3]
