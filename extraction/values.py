@@ -72,7 +72,7 @@ _CODE_KEY = re.compile(r"postal|postcode|post_code|zip|phone|telephone|fax|area_
                        r"licen[cs]e_plate|plate|registration", re.I)
 # Files and their display settings: a file link's size or caption is not a value
 _FILE_KEY = re.compile(r"(?:^|_)(?:image|logo|map|flag|seal|signature|photo|picture|"
-                       r"coat_of_arms|emblem|pushpin_map)(?:_?\d*|_(?:size|width|upright|alt|"
+                       r"coat_of_arms|emblem|insignia|pushpin_map)(?:_?\d*|_(?:size|width|upright|alt|"
                        r"caption|file|name|type))$|(?:^|_)(?:image_?size|upright|alt)$", re.I)
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _PARENTHETICAL = re.compile(r"^\s*\([^()]*\)\s*$")

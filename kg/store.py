@@ -168,7 +168,7 @@ class KnowledgeGraph:
         The query is checked first (:func:`kg.sparql.check_query`: no ``SERVICE``, no
         update, bounded nesting); relative IRIs resolve against ``base_iri``.
         """
-        result = run_query(self.store, sparql, base_iri=base_iri)
+        result = self.query_terms(sparql, base_iri)
         if isinstance(result, ox.QueryBoolean):
             return bool(result)
         if isinstance(result, ox.QuerySolutions):
@@ -183,8 +183,10 @@ class KnowledgeGraph:
                 for t in result]
 
     def query_terms(self, sparql: str, base_iri: str | None = None):
-        """The raw pyoxigraph result (terms, not Python values), after the safety check."""
-        return run_query(self.store, sparql, base_iri=base_iri)
+        """The raw pyoxigraph result (terms, not Python values), after the safety check.
+        The graph's prefixes (``resource:``, ``property:``, …) and the usual ones (``rdf:``,
+        ``rdfs:``, ``xsd:``, ``owl:``, ``dct:``, ``geo:``) are predeclared."""
+        return run_query(self.store, sparql, base_iri=base_iri, prefixes=self.scheme.prefixes())
 
     def triples(self, subject: str | None = None, predicate: str | None = None,
                 obj=None) -> Iterator[tuple]:

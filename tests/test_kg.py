@@ -152,6 +152,13 @@ def test_query_cli_formats_and_exit_codes(sample_graph):
     assert bindings[0]["c"] == {"type": "uri", "value": R + "Edward_Baker_Lincoln"}
     out = subprocess.run(cli + ["-", "--format", "csv"], input=q, capture_output=True, text=True)
     assert out.stdout.splitlines()[0] == "c" and len(out.stdout.splitlines()) == 5
+    # the table: predeclared prefixes, prefixed names, language tags and datatypes, cut values said
+    out = subprocess.run(cli + ["SELECT ?l ?d ?c ?a WHERE { resource:Animal_Farm property:language ?l ; "
+                                "ontology:abstract ?a . resource:Abraham_Lincoln property:birth_date ?d ; "
+                                "rdf:type ?c }"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "English@en" in out.stdout and "1809-02-12^^xsd:date" in out.stdout
+    assert "class:" in out.stdout and "cut at 60 characters" in out.stdout
     out = subprocess.run(cli + ["SELECT ?x WHERE { ?x ?y }"], capture_output=True, text=True)
     assert out.returncode == 2 and "1:" in out.stderr
     out = subprocess.run([sys.executable, "-m", "wikikg.cli", "query", "/nonexistent", "ASK {}"],

@@ -18,7 +18,7 @@ def render(graph, query: str, fmt: str | None, limit: int | None,
     :data:`kg.sparql.results.FORMATS` (Turtle by default for CONSTRUCT/DESCRIBE)."""
     result = graph.query_terms(query, base_iri=base_iri)
     if fmt in (None, "table") and kind_of(result) != GRAPH:
-        return results_table(result, limit).encode()
+        return results_table(result, limit, short=graph.scheme.short).encode()
     return write_result(result, fmt or "ttl", limit).body
 
 

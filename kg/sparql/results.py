@@ -18,7 +18,6 @@ import orjson
 import pyoxigraph as ox
 
 from common.vocab import XSD
-from kg.sparql.terms import to_python
 
 SOLUTIONS, BOOLEAN, GRAPH = "solutions", "boolean", "graph"
 
@@ -189,23 +188,48 @@ def _tsv(variables: list[str], rows: list[list], truncated: bool) -> bytes:
 _SOLUTION_WRITERS = {"json": _json, "xml": _xml, "csv": _csv, "tsv": _tsv}
 
 
-def results_table(result, limit: int | None = None, width: int = 60) -> str:
-    """A plain-text table for the terminal (values shortened to ``width``); ASK: true/false."""
+def results_table(result, limit: int | None = None, width: int = 60,
+                  short=lambda iri: iri) -> str:
+    """A plain-text table for the terminal; ASK: true/false.  IRIs as prefixed names
+    (``short``), literals with their language tag (``English@en``) or datatype
+    (``1809-02-12^^xsd:date``; numbers, booleans and plain strings bare), values longer
+    than ``width`` cut with ``…`` and a last line that says so."""
     if kind_of(result) == BOOLEAN:
         return ("true" if result else "false") + "\n"
     if kind_of(result) == GRAPH:
         raise UnsupportedFormat(GRAPH)
     variables = [v.value for v in result.variables]
-    cells = [[_short(to_python(t), width) for t in row]
-             for row in itertools.islice(result, limit)]
+    whole = [[_cell(term, short) for term in row] for row in itertools.islice(result, limit)]
+    cells = [[_cut(text, width) for text in row] for row in whole]
     widths = [max([len(v)] + [len(r[i]) for r in cells]) for i, v in enumerate(variables)]
     line = "+".join("-" * (w + 2) for w in widths)
     out = [" | ".join(v.ljust(w) for v, w in zip(variables, widths)), line]
     out += [" | ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells]
     out.append(f"({len(cells)} row{'s' if len(cells) != 1 else ''})")
+    cut = sum(len(text) > width for row in whole for text in row)
+    if cut:
+        out.append(f"({cut} value{'s' if cut != 1 else ''} cut at {width} characters: "
+                   "--format tsv or json shows them whole)")
     return "\n".join(out) + "\n"
 
 
-def _short(value, width: int) -> str:
-    text = "" if value is None else str(value)
+_BARE = {XSD + name for name in ("string", "integer", "decimal", "double", "float", "boolean",
+                                 "int", "long")}
+
+
+def _cell(term, short) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, ox.NamedNode):
+        return short(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return f"{term.value}@{term.language}"
+        if term.datatype.value in _BARE:
+            return term.value
+        return f"{term.value}^^{short(term.datatype.value)}"
+    return str(term)
+
+
+def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
