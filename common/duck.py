@@ -130,6 +130,26 @@ def parquet_glob(directory: Path, name: str) -> str:
     return f"read_parquet('{directory}/{name}-*.parquet')"
 
 
+class OrderedGroups:
+    """The rows of a query sorted by a key (its first ``width`` columns), handed out a key
+    at a time to a second pass over the same input: :meth:`take` is called with increasing
+    keys, may skip some, and gets the rest of each row of its key.  The rows stream
+    (:meth:`Database.rows`): nothing is held per key."""
+
+    def __init__(self, rows: Iterator[tuple], width: int = 1):
+        self.rows, self.width = rows, width
+        self.next = next(rows, None)
+
+    def take(self, *key) -> list[tuple]:
+        while self.next is not None and self.next[:self.width] < key:
+            self.next = next(self.rows, None)
+        found = []
+        while self.next is not None and self.next[:self.width] == key:
+            found.append(self.next[self.width:])
+            self.next = next(self.rows, None)
+        return found
+
+
 class ParquetRows:
     """Rows appended to one Parquet file, a row group per ``batch`` rows (pyarrow's
     ``ParquetWriter``): a table as large as the wiki, written without being held.

@@ -24,9 +24,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from common.duck import DEFAULT_MEMORY_LIMIT, Database, ParquetRows, parse_size
+from common.duck import DEFAULT_MEMORY_LIMIT, Database, OrderedGroups, ParquetRows, parse_size
 from common.jsonl import read_jsonl
-from fusion.datasets.ner import ClassTable, SentenceClasses, write_classes
+from fusion.datasets.ner import ClassTable, SentenceClasses, add_titles, write_classes
 from fusion.datasets.schema import (
     NO_RELATION,
     REDatasetWriter,
@@ -91,21 +91,16 @@ def _pairs(build_dir: Path, scheme: IriScheme, config: DistantConfig):
                 pair += 1
 
 
-class _Found:
+class _Found(OrderedGroups):
     """The graph's relations of each pair, from the join, consumed in pair order."""
 
     def __init__(self, db: Database):
-        self.rows = db.rows("SELECT sentence, pair, reverse, relation FROM found "
-                            "ORDER BY sentence, pair, reverse, relation")
-        self.next = next(self.rows, None)
+        super().__init__(db.rows("SELECT sentence, pair, reverse, relation FROM found "
+                                 "ORDER BY sentence, pair, reverse, relation"), width=2)
 
     def of(self, number: int, pair: int, first: Span, second: Span) -> list[tuple]:
-        found = []
-        while self.next is not None and self.next[:2] == (number, pair):
-            _, _, reverse, relation = self.next
-            found.append((relation, second, first) if reverse else (relation, first, second))
-            self.next = next(self.rows, None)
-        return found
+        return [(relation, second, first) if reverse else (relation, first, second)
+                for reverse, relation in self.take(number, pair)]
 
 
 def build_re_dataset(directory: str | os.PathLike, out: str | os.PathLike,
@@ -136,8 +131,7 @@ def build_re_dataset(directory: str | os.PathLike, out: str | os.PathLike,
             for number, sentence, pair, first, second in _pairs(directory, scheme, config):
                 pairs.add((number, pair, first.iri, second.iri))
                 if pair == 0:
-                    for title in {m["title"] for m in sentence["mentions"] if m["title"]}:
-                        titles.add((number, title))
+                    add_titles(titles, number, sentence)
         with Database(scratch / "spill", memory_limit) as db:
             counts, negatives, sentences = _join(db, scratch)
             kept = {r for r, n in counts.items() if n >= config.min_examples}

@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from common.duck import DEFAULT_MEMORY_LIMIT, Database, ParquetRows
+from common.duck import DEFAULT_MEMORY_LIMIT, Database, OrderedGroups, ParquetRows
 from common.jsonl import read_jsonl
 from kg.iri import DEFAULT_BASE, IriScheme
 from kg.store import graph_scheme
@@ -37,6 +37,12 @@ ALL = -1  # the alias table of every fold; n-grams of fold k match the table wit
 def match_key(surface: str) -> str:
     """What two surfaces must share to match: the text without whitespace."""
     return "".join(surface.split())
+
+
+def linkable(text: str) -> bool:
+    """Whether a surface (or an n-gram's first token) may start a link: a capital or a digit,
+    so common words never link."""
+    return bool(text) and (text[0].isupper() or text[0].isdigit())
 
 
 def alias_source(path: str | os.PathLike, base_iri: str = DEFAULT_BASE
@@ -63,7 +69,7 @@ def write_aliases(pairs: Iterable[tuple[str, str]], path: Path) -> int:
     with ParquetRows(path, ALIAS_COLUMNS) as rows:
         for surface, iri in pairs:
             key = match_key(surface)
-            if key and (key[0].isupper() or key[0].isdigit()):
+            if linkable(key):
                 rows.add((key, iri, ALL))
     return rows.count
 
@@ -72,7 +78,7 @@ def add_ngrams(rows: ParquetRows, unit: int, tokens: list[str], fold: int = ALL)
     """The candidate n-grams of one sentence (given as its tokens' texts); ``fold``: which
     alias table it matches (see :func:`fusion.datasets.ner.train_aliases`)."""
     for start, first in enumerate(tokens):
-        if not first or not (first[0].isupper() or first[0].isdigit()):
+        if not linkable(first):
             continue
         key = ""
         for end in range(start, min(start + MAX_WORDS, len(tokens))):
@@ -80,26 +86,19 @@ def add_ngrams(rows: ParquetRows, unit: int, tokens: list[str], fold: int = ALL)
             rows.add((unit, start, end + 1, key, fold))
 
 
-class UnitLinks:
+class UnitLinks(OrderedGroups):
     """Each sentence's links ``[start, end, IRI]`` (token ranges), read in sentence order
     from the join of ``ngrams.parquet`` with ``aliases.parquet`` on key and fold (an alias
     with several IRIs: the smallest, so the choice is stable)."""
 
     def __init__(self, db: Database, scratch: Path):
-        self.rows = db.rows(f"""SELECT n.unit, n.start, n."end", min(a.iri)
+        super().__init__(db.rows(f"""SELECT n.unit, n.start, n."end", min(a.iri)
             FROM '{scratch}/ngrams.parquet' n JOIN '{scratch}/aliases.parquet' a
                  USING (key, fold)
-            GROUP BY ALL ORDER BY n.unit""")
-        self.next = next(self.rows, None)
+            GROUP BY ALL ORDER BY n.unit"""))
 
     def of(self, unit: int) -> list[list]:
-        candidates = []
-        while self.next is not None and self.next[0] < unit:
-            self.next = next(self.rows, None)
-        while self.next is not None and self.next[0] == unit:
-            candidates.append(self.next[1:])
-            self.next = next(self.rows, None)
-        return longest_first(candidates)
+        return longest_first(self.take(unit))
 
 
 def longest_first(candidates: list[tuple[int, int, str]]) -> list[list]:

@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from common.duck import DEFAULT_MEMORY_LIMIT, Database, ParquetRows, parse_size
+from common.duck import DEFAULT_MEMORY_LIMIT, Database, OrderedGroups, ParquetRows, parse_size
 from common.jsonl import read_jsonl
 from fusion.datasets.linking import (
     ALIAS_COLUMNS,
@@ -31,6 +31,7 @@ from fusion.datasets.linking import (
     NGRAM_COLUMNS,
     UnitLinks,
     add_ngrams,
+    linkable,
     match_key,
 )
 from fusion.datasets.schema import (
@@ -92,28 +93,28 @@ def write_classes(build_dir: Path, table: ClassTable, path: Path) -> int:
     return rows.count
 
 
-class SentenceClasses:
+def add_titles(rows: ParquetRows, number: int, sentence: dict) -> None:
+    """A sentence's linked titles, once each, to ``mentions.parquet`` for
+    :class:`SentenceClasses`."""
+    for title in {m["title"] for m in sentence["mentions"] if m["title"] is not None}:
+        rows.add((number, title))
+
+
+class SentenceClasses(OrderedGroups):
     """The class of each linked title of each sentence, from the join of
-    ``scratch/mentions.parquet`` (sentence, title) with ``scratch/classes.parquet``
+    ``scratch/mentions.parquet`` (:func:`add_titles`) with ``scratch/classes.parquet``
     (:func:`write_classes`), read in sentence order: :meth:`of` takes increasing numbers
     and may skip some."""
 
     def __init__(self, db: Database, scratch: Path):
-        self.rows = db.rows(f"""SELECT m.sentence, m.title, c.class
+        super().__init__(db.rows(f"""SELECT m.sentence, m.title, c.class
             FROM '{scratch}/mentions.parquet' m
             JOIN (SELECT title, arg_max(class, row) AS class FROM '{scratch}/classes.parquet'
                   GROUP BY title) c USING (title)
-            ORDER BY m.sentence""")
-        self.next = next(self.rows, None)
+            ORDER BY m.sentence"""))
 
     def of(self, number: int) -> dict[str, str]:
-        classes = {}
-        while self.next is not None and self.next[0] < number:
-            self.next = next(self.rows, None)
-        while self.next is not None and self.next[0] == number:
-            classes[self.next[1]] = self.next[2]
-            self.next = next(self.rows, None)
-        return classes
+        return dict(self.take(number))
 
 
 def label_sentence(sentence: dict, classes: dict[str, str], config: NERConfig,
@@ -157,10 +158,7 @@ def train_aliases(db: Database, scratch: Path) -> int:
     anchors, which its tags are made of, and a train sentence's links are as incomplete
     as a test sentence's: the model cannot learn "linked = entity" from train alone."""
     db.sql(f"""CREATE TABLE anchor_counts AS SELECT key, iri, fold, count(*) AS n
-               FROM '{scratch}/anchors.parquet'
-               WHERE key <> '' AND (upper(key[1]) = key[1] AND lower(key[1]) <> key[1]
-                                    OR key[1] BETWEEN '0' AND '9')
-               GROUP BY ALL""")
+               FROM '{scratch}/anchors.parquet' GROUP BY ALL""")
     db.sql(f"""COPY (
         WITH totals AS (SELECT key, iri, sum(n) AS n FROM anchor_counts GROUP BY ALL),
              kept AS (SELECT t.key, t.iri, f.fold, t.n - coalesce(c.n, 0) AS n
@@ -211,11 +209,10 @@ def build_ner_dataset(directory: str | os.PathLike, out: str | os.PathLike,
             for number, sentence in enumerate(read_jsonl(sentences)):
                 fold = link_fold(sentence["page"], config)
                 for mention in sentence["mentions"]:
-                    if mention["title"] is not None and fold != ALL:
-                        anchors.add((match_key(mention["surface"]),
-                                     scheme.resource(mention["title"]), fold))
-                for title in {m["title"] for m in sentence["mentions"] if m["title"] is not None}:
-                    rows.add((number, title))
+                    key = match_key(mention["surface"])
+                    if mention["title"] is not None and fold != ALL and linkable(key):
+                        anchors.add((key, scheme.resource(mention["title"]), fold))
+                add_titles(rows, number, sentence)
                 add_ngrams(ngrams, number, [sentence["text"][s:e] for s, e in
                                             tokenize(sentence["text"])], fold)
         with Database(scratch / "spill", memory_limit) as db, ner_dataset_writer(out) as writer:
