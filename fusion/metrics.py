@@ -8,7 +8,9 @@ gold) counts.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
@@ -101,6 +103,17 @@ def ner_counts(gold: list[list[str]], predicted: list[list[str]]) -> np.ndarray:
 def outcome_counts(task: str, gold: list, predicted: list) -> np.ndarray:
     """:func:`re_counts` or :func:`ner_counts` by task."""
     return re_counts(gold, predicted) if task == "re" else ner_counts(gold, predicted)
+
+
+def prediction_counts(run: str | os.PathLike, split: str = "test") -> np.ndarray:
+    """``[n, 3]`` micro-F1 counts of a run's ``<split>_predictions.jsonl`` (RE labels or NER
+    tag lists, told apart by the gold field), for :func:`paired_bootstrap`."""
+    from common.jsonl import read_jsonl
+    from fusion.config import PREDICTIONS_FILE
+
+    rows = list(read_jsonl(Path(run) / PREDICTIONS_FILE.format(split=split)))
+    task = "re" if not rows or isinstance(rows[0]["gold"], str) else "ner"
+    return outcome_counts(task, [r["gold"] for r in rows], [r["predicted"] for r in rows])
 
 
 def _f1(sums: np.ndarray) -> np.ndarray:

@@ -114,16 +114,9 @@ def curves_figure(runs: dict[str, dict], path: Path) -> None:
 
 def compared(runs_dir: Path, name: str, baseline: str) -> dict:
     """The paired bootstrap test of two runs' test predictions (same examples, same order)."""
-    from common.jsonl import read_jsonl
-    from fusion.config import PREDICTIONS_FILE
-    from fusion.metrics import outcome_counts, paired_bootstrap
+    from fusion.metrics import paired_bootstrap, prediction_counts
 
-    def counts(run: str):
-        rows = list(read_jsonl(runs_dir / run / PREDICTIONS_FILE.format(split="test")))
-        task = "re" if not rows or isinstance(rows[0]["gold"], str) else "ner"
-        return outcome_counts(task, [r["gold"] for r in rows], [r["predicted"] for r in rows])
-
-    return paired_bootstrap(counts(name), counts(baseline))
+    return paired_bootstrap(prediction_counts(runs_dir / name), prediction_counts(runs_dir / baseline))
 
 
 def write_report(out: Path, graph_dir: Path, data: Path, embeddings: Path, runs_dir: Path,

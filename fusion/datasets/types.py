@@ -7,7 +7,8 @@ CoNLL classes.  A span with no overlapping named entity stays untyped (``[H:ENT]
 
 from __future__ import annotations
 
-from extraction.page import SPACY_MODEL, ner_pipeline
+from extraction.page import ner_pipeline
+from extraction.sentences import SPACY_MODEL
 
 SPACY_CLASSES = {"PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC",
                  "NORP": "MISC", "EVENT": "MISC", "WORK_OF_ART": "MISC", "LAW": "MISC",
