@@ -24,11 +24,15 @@ from kg.embedding import (
     TripleSet,
     build_model,
     evaluate,
+    filtered_ranks,
     fit,
     load_relations,
     load_triples,
+    ranking_metrics,
     save_result,
 )
+from kg.embedding.evaluate import queries_of
+from kg.embedding.scorer import LinkScorer
 from kg.embedding.layers import CompGCNConv, RelationAdjacency, RGCNConv, compose
 from kg.embedding.train import smoothed_bce
 
@@ -188,6 +192,23 @@ def test_embeddings_round_trip(nations, tmp_path):
     assert len(rows) == len(relations) == 2 * data.num_relations
     assert EmbedConfig.from_pretrained(out) == result.config
     assert json.loads((out / "metrics.json").read_text())["test"] == result.metrics["test"]
+
+
+@pytest.mark.parametrize("settings", [dict(model="rgcn", decoder="conve", dim=64, conve_height=8),
+                                      dict(model="compgcn"), dict(model="transe"),
+                                      dict(model="rotate")])
+def test_saved_scorer_reproduces_the_test_metrics(nations, tmp_path, settings):
+    """Scores recomputed from the files alone (vectors, decoder, config) rank the test
+    triples exactly as the run did: ConvE's batch-norm statistics and the bias included."""
+    data = load_triples(nations)
+    result = fit(data, EmbedConfig(**{**FAST, "epochs": 4, "eval_every": 2, **settings}),
+                 progress=False)
+    scorer = LinkScorer.from_pretrained(save_result(result, tmp_path / "run"))
+    assert scorer.iris == data.entities and scorer.relations == data.relations
+    known = AnswerIndex(data.known(), data.num_entities, data.num_relations)
+    entity, relation, answer = queries_of(data.test, data.num_relations)
+    ranks = filtered_ranks(scorer.score(entity, relation), answer, known.mask(entity, relation))
+    assert ranking_metrics(ranks)["mrr"] == pytest.approx(result.metrics["test"]["mrr"], abs=1e-6)
 
 
 def test_control_tables_keep_norms_or_vectors_but_not_the_entity(nations):

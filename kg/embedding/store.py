@@ -5,6 +5,7 @@
 - ``relations.safetensors`` (``embeddings``) and ``relations.tsv``
   (``row<TAB>IRI<TAB>forward|inverse``): the decoder's relation vectors, inverse rows
   (r + R) only for the reciprocal GNN models;
+- ``decoder.safetensors``: what scoring needs besides the vectors (:mod:`kg.embedding.scorer`);
 - ``config.json``, ``metrics.json`` and ``valid_mrr.png``.
 
 A run is written into a temporary sibling directory that replaces the output at the end,

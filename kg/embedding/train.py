@@ -33,6 +33,7 @@ from kg.embedding.data import AnswerIndex, RelGraph, TripleSet, load_triples
 from kg.embedding.evaluate import evaluate
 from kg.embedding.models import build_model
 from kg.embedding.sampling import NeighbourSampler
+from kg.embedding.scorer import decoder_state, save_decoder
 from kg.embedding.store import (
     CURVE_FILE,
     EntityEmbeddings,
@@ -231,6 +232,7 @@ class Result:
     metrics: dict
     entities: EntityEmbeddings
     relations: Tensor
+    decoder: dict[str, Tensor]
 
 
 def fit(data: TripleSet, config: EmbedConfig, progress: bool = True) -> Result:
@@ -263,7 +265,7 @@ def fit(data: TripleSet, config: EmbedConfig, progress: bool = True) -> Result:
                "eval_seconds": history["eval_seconds"], **distributed.metrics_fields()}
     return Result(config, data, model, metrics,
                   EntityEmbeddings.from_vectors(data.entities, encoded.entity),
-                  encoded.relation.detach().float().cpu())
+                  encoded.relation.detach().float().cpu(), decoder_state(model, encoded))
 
 
 def save_result(result: Result, out: str | os.PathLike) -> Path:
@@ -272,6 +274,7 @@ def save_result(result: Result, out: str | os.PathLike) -> Path:
     with atomic_directory(out) as work:
         result.entities.save_pretrained(work)
         save_relations(work, result.data.relations, result.relations)
+        save_decoder(work, result.decoder)
         result.config.save_pretrained(work)
         write_metrics(work, result.metrics)
         plot_curve(result.metrics["valid"], work / CURVE_FILE,
