@@ -32,8 +32,8 @@ from kg.embedding import (
     save_result,
 )
 from kg.embedding.evaluate import queries_of
-from kg.embedding.scorer import LinkScorer
 from kg.embedding.layers import CompGCNConv, RelationAdjacency, RGCNConv, compose
+from kg.embedding.scorer import LinkScorer
 from kg.embedding.train import smoothed_bce
 
 FAST = dict(dim=64, epochs=40, eval_every=10, patience=2, lr=0.01, batch_size=256)
