@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 
 import mwparserfromhell
+from mwparserfromhell.nodes import Template
 
 from extraction.records import Fact
 from extraction.titles import TitleNormalizer
@@ -94,20 +95,41 @@ def infobox_facts(subject: str, page_id: int, wikitext: str, titles: TitleNormal
                   lang: str) -> tuple[list[str], list[Fact]]:
     """Names of the page's infoboxes and one fact per typed value of each named parameter."""
     names, facts = [], []
-    for name, text in find_infoboxes(wikitext):
+    for outer_name, text in find_infoboxes(wikitext):
         templates = mwparserfromhell.parse(strip_noise(text)).filter_templates(recursive=False)
-        if not templates:
-            continue
-        if name not in names:
-            names.append(name)
-        siblings = sibling_keys([str(p.name) for p in templates[0].params if p.showkey])
-        for param in templates[0].params:
-            if not param.showkey:
-                continue
-            raw_key = str(param.name).strip()
-            key = normalize_key(raw_key, siblings)
-            if not key:
-                continue
-            for value in parse_value(param.value, key, titles, lang):
-                facts.append(Fact(subject, page_id, name, key, raw_key, value))
+        for name, template in _with_embedded(outer_name, templates[:1]):
+            if name not in names:
+                names.append(name)
+            facts.extend(_template_facts(subject, page_id, name, template, titles, lang))
     return names, facts
+
+
+def _with_embedded(name: str, templates: list) -> Iterator[tuple[str, Template]]:
+    """The infobox and the infoboxes embedded in its parameters (``{{Infobox officeholder
+    |embed=yes …}}`` inside a parameter of another, as in a politician's earlier offices),
+    each taken out of the parameter that holds it."""
+    for template in templates:
+        embedded = []
+        for param in template.params:
+            for inner in param.value.filter_templates(recursive=False):
+                inner_name = normalize_infobox_name(str(inner.name))
+                if INFOBOX_NAME.match(inner_name):
+                    param.value.remove(inner)
+                    embedded.append((inner_name, inner))
+        yield name, template
+        for inner_name, inner in embedded:
+            yield from _with_embedded(inner_name, [inner])
+
+
+def _template_facts(subject: str, page_id: int, name: str, template: Template,
+                    titles: TitleNormalizer, lang: str) -> Iterator[Fact]:
+    siblings = sibling_keys([str(p.name) for p in template.params if p.showkey])
+    for param in template.params:
+        if not param.showkey:
+            continue
+        raw_key = str(param.name).strip()
+        key = normalize_key(raw_key, siblings)
+        if not key:
+            continue
+        for value in parse_value(param.value, key, titles, lang):
+            yield Fact(subject, page_id, name, key, raw_key, value)

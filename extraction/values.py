@@ -56,7 +56,13 @@ _NOTE_TEMPLATES = {"small", "efn", "refn", "sfn", "citation needed", "cn", "nbsp
 # Layout wrappers whose content is the value: the parameter that holds it (-1: the last)
 _TRANSPARENT = {"nowrap": 0, "nobr": 0, "nobreak": 0, "no wrap": 0, "avoid wrap": 0,
                 "longitem": 0, "lang": 1, "resize": -1, "nobold": 0, "noitalic": 0,
-                "plainlink": 0, "transl": -1, "abbr": 0}
+                "plainlink": 0, "transl": -1, "abbr": 0, "unité": 0, "unite": 0, "nombre": 0,
+                "sigfig": 0, "formatnum": 0, "big": 0}
+# Templates that stand for their own text: currencies (``{{US$}}73.62 billion``) and other
+# languages' ordinals (``{{1er}} janvier 2019``, ``{{43e}}``)
+_CURRENCY_TEMPLATES = {"us$": "US$", "usd": "US$", "€": "€", "eur": "€", "euro": "€", "£": "£",
+                       "gbp": "£", "¥": "¥", "jpy": "¥", "a$": "A$", "c$": "C$", "chf": "CHF"}
+_ORDINAL_TEMPLATE = re.compile(r"^\d+(?:e|er|re|ère|ème|o|a|º|ª)$")
 _FLAG_TEMPLATES = {"flag", "flagcountry", "flag country", "flagu", "flagdeco", "flag link"}
 _URL_TEMPLATES = {"url", "official url", "official website", "website"}
 _EXCHANGES = {"nyse": "NYSE", "nasdaq": "NASDAQ", "bmv": "BMV", "lse": "LSE", "tyo": "TYO",
@@ -65,19 +71,51 @@ _EXCHANGES = {"nyse": "NYSE", "nasdaq": "NASDAQ", "bmv": "BMV", "lse": "LSE", "t
               "nyse american": "NYSE American", "krx": "KRX", "sgx": "SGX", "jse": "JSE"}
 _DATE_KEY = re.compile(r"date|year|founded|establish|formation|formed|born|birth|death|died|"
                        r"start|end|release|publish|open|close|built|since|term|first|last|admit|"
-                       r"inception|dissolv|incorporat|launch|retired|active|elected|as_of", re.I)
+                       r"inception|dissolv|incorporat|launch|retired|active|elected|as_of|"
+                       r"(?:^|_)(?:année|annee|jahr|año|anno|ano|data|datum|fecha)(?:_|$)|"
+                       r"fondation|création|naissance|décès|geburt|nacimiento|nascita", re.I)
 # Identifiers, not quantities: a leading zero or a digit group is part of the code
 _CODE_KEY = re.compile(r"postal|postcode|post_code|zip|phone|telephone|fax|area_code|(?:^|_)code|"
-                       r"iso|fips|gnis|isbn|issn|oclc|call_?sign|icao|iata|faa|(?:^|_)id$|"
-                       r"licen[cs]e_plate|plate|registration", re.I)
+                       r"(?:^|_)(?:iso|fips|gnis|isbn|issn|oclc|icao|iata|faa)|call_?sign|(?:^|_)id$|"
+                       r"licen[cs]e_plate|plate|registration|indicatif|téléphon|vorwahl|prefijo|"
+                       r"prefisso|(?:^|_)plz$", re.I)
 # Files and their display settings: a file link's size or caption is not a value
 _FILE_KEY = re.compile(r"(?:^|_)(?:image|logo|map|flag|seal|signature|photo|picture|"
                        r"coat_of_arms|emblem|insignia|pushpin_map)(?:_?\d*|_(?:size|width|upright|alt|"
                        r"caption|file|name|type))$|(?:^|_)(?:image_?size|upright|alt)$", re.I)
+# Keys whose value is a file, its caption or a layout setting, in any position of the key and
+# in several languages (`image_shield`, `légende_drapeau`, `descr_carte`, `lien_blason`)
+_LAYOUT_TOKENS = frozenset(
+    "image imageloc imagen immagine imagem bild logo shield caption captions legend mapcaption "
+    "légende leyenda didascalia legenda bildbeschreibung bildunterschrift drapeau blason carte "
+    "escudo bandera mapa stemma bandiera mappa brasão bandeira wappen flagge karte "
+    "pushpin relief lien charte embed background".split())
+# No value, in words: placeholders (`present`, `Unknown`, `Pas de devise officielle`), a
+# label of the next line (`Nominale :`), a change beside the value (`+ 0,34 %`), a note
+# alone in parentheses (`([[List of IBM products|Full List]])`)
+_NO_VALUE = re.compile(r"^(?:present|unknown\b.*|none|n/?a|aucune?\b.*|pas de\b.*|keine?\b.*|"
+                       r"ninguno|ninguna|nessuno|nenhum)$|:$|^[+−-]\s*\d[\d.,]*\s*%$|^\([^()]*\)$", re.I)
+# Words that join links into one phrase (`[[Bundestag]] Leader of the [[CDU/CSU]]`): the
+# item is then that phrase, not a list of its links
+_PHRASE_WORD = re.compile(r"(?<!\w)(?:of|the|for|in|at|de|du|des|la|le|von|der|del|di|da)(?!\w)")
+# A line that continues the one before it (`… Member of the [[Bundestag]]<br />for [[X]]`)
+_CONTINUATION = re.compile(r"^\s*(?:for|of|in|and|with|from|to|de|du|des|pour|en|von|für)\s")
+_LAYOUT_KEY = re.compile(r"^(?:ref|width|size|taille|alt|upright)$|_link$", re.I)
+_FILE_VALUE = re.compile(r"\.(?:svg|png|jpe?g|gif|tiff?|ogg|oga|ogv|webm|mp3|wav|flac|pdf)$|^\d+\s*px$",
+                         re.I)
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _PARENTHETICAL = re.compile(r"^\s*\([^()]*\)\s*$")
 _SCALE = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12,
           "mn": 10**6, "bn": 10**9, "m": 10**6, "b": 10**9}
+# Other languages' scale words (`milliards`, `Millionen`, `millones`...)
+_SCALE.update({w: 10**6 for w in "millions millionen mio millones milioni milhões".split()})
+_SCALE.update({w: 10**9 for w in "milliard milliards milliarde milliarden mrd miliardi".split()})
+_SCALE.update({"milliers": 10**3, "bilhões": 10**9})
+# Languages that write a decimal comma; French writes no dot between thousands (a dot
+# there is a decimal point, as in {{formatnum:}}'s input)
+DECIMAL_COMMA = frozenset("fr de es it pt nl pl ru sv da no nn fi cs sk tr ro hu uk bg hr sl sr "
+                          "ca eu gl id vi el et lv lt is az be kk".split())
+_LOCAL_NUMBER = re.compile(r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:,\d+)?|\d[\d.]*,\d+|\d+(?:\.\d{3})+")
 UNITS = {
     "km": "km", "kilometre": "km", "kilometer": "km", "kilometres": "km", "kilometers": "km",
     "m": "m", "metre": "m", "meter": "m", "metres": "m", "meters": "m", "cm": "cm", "mm": "mm",
@@ -99,7 +137,9 @@ _CURRENCY = {"$": "USD", "us$": "USD", "usd": "USD", "€": "EUR", "eur": "EUR",
 _NUMBER = re.compile(
     r"^(?P<cur>US\$|A\$|C\$|\$|€|£|¥|₹|USD|EUR|GBP|CHF)?\s*"
     r"(?P<num>[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)"
-    r"(?:\s*(?P<scale>thousand|million|billion|trillion|mn|bn)\b)?"
+    r"(?:\s*(?P<scale>thousand|million|billion|trillion|mn|bn|millions|millionen|mio|millones|"
+    r"milioni|milhões|milliards?|milliarden?|mrd|miliardi|milliers|bilhões)\b\.?)?"
+    r"(?:\s*(?:de\s+|d['’]\s*)?(?P<cur_after>US\$|\$|€|£|¥|₹|USD|EUR|GBP|CHF)(?!\w))?"
     r"(?:\s*(?P<symbol>%|°[CF]|/km2|/km²|/sq\s?mi)|\s+(?P<unit>[^\d\s(][^()]{0,24}?))?"
     r"\s*(?P<note>\([^()]*\))?\s*$", re.I)
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
@@ -128,19 +168,37 @@ def _positional(template: Template) -> list[str]:
 
 def unwrap(code: Wikicode) -> Wikicode:
     """Layout templates replaced by their content (``{{nowrap|{{death date and age|…}}}}``
-    is the date), nested ones too."""
+    is the date), nested ones and those inside formatting too (``''{{lang|de|Land}}''``);
+    templates that stand for their text (``{{US$}}``, ``{{1er}}``, ``{{formatnum:5}}``)
+    replaced by it."""
     for _ in range(4):  # a wrapper's content may be another wrapper
         changed = False
-        for template in code.filter_templates(recursive=False):
-            slot = _TRANSPARENT.get(_template_name(template))
-            args = _positional(template)
-            if slot is not None and args and len(args) > slot:
-                code.replace(template, args[slot])
+        for template in code.filter_templates(recursive=True):
+            text = _template_text(template)
+            if text is not None:
+                try:
+                    code.replace(template, text)
+                except ValueError:  # inside a template replaced in this round
+                    continue
                 changed = True
         if not changed:
             return code
         code = mwparserfromhell.parse(str(code))
     return code
+
+
+def _template_text(template: Template) -> str | None:
+    """The text a transparent template stands for, or None for any other template."""
+    name = _template_name(template)
+    if name.startswith("formatnum:"):
+        return name[len("formatnum:"):]
+    if name in _CURRENCY_TEMPLATES and not _positional(template):
+        return _CURRENCY_TEMPLATES[name]
+    if _ORDINAL_TEMPLATE.match(name) and not template.params:
+        return name
+    slot = _TRANSPARENT.get(name)
+    args = _positional(template)
+    return args[slot] if slot is not None and args and len(args) > slot else None
 
 
 def _iso(year: int, month: int | None = None, day: int | None = None) -> tuple[str, str] | None:
@@ -203,9 +261,12 @@ def _number(lexical: str, scale: str | None = None) -> tuple[str, str] | None:
     return format(number.normalize(), "f"), "xsd:decimal"
 
 
-def parse_number(text: str) -> Value | None:
+def parse_number(text: str, lang: str = "en") -> Value | None:
     """``4,858,979 (2015 est.)`` -> integer; ``3.2 million`` -> 3200000; ``5 km`` -> quantity.
-    ``01208`` is no number (a leading zero belongs to a code)."""
+    ``01208`` is no number (a leading zero belongs to a code).  In a language that writes a
+    decimal comma, ``0,922`` is 0.922 and ``307,665 milliards d'€`` 307.665 billion euros."""
+    if lang in DECIMAL_COMMA:
+        text = _english_digits(text, lang)
     match = _NUMBER.match(text.strip())
     if not match or re.match(r"[-+−]?0\d", match["num"]):
         return None
@@ -218,11 +279,22 @@ def parse_number(text: str) -> Value | None:
         unit = UNITS.get(" ".join(written_unit.lower().rstrip(".").split()))
         if unit is None:
             return None
-    if match["cur"]:
-        unit = _CURRENCY.get(match["cur"].lower())
+    if match["cur"] or match["cur_after"]:
+        unit = _CURRENCY.get((match["cur"] or match["cur_after"]).lower())
     if unit:
         return Value("quantity", number[0], "xsd:decimal", unit=unit)
     return Value("integer" if number[1] == "xsd:integer" else "decimal", number[0], number[1])
+
+
+def _english_digits(text: str, lang: str) -> str:
+    """Digits as English writes them: ``3 748 148`` -> ``3748148``, ``0,922`` -> ``0.922``,
+    ``1.234.567`` (German) -> ``1234567``."""
+    def english(match: re.Match) -> str:
+        number = re.sub(r"[ \u00a0\u202f]", "", match.group(0))
+        if lang != "fr" and re.fullmatch(r"\d+(?:\.\d{3})+(?:,\d+)?", number):
+            number = number.replace(".", "")
+        return number.replace(",", ".")
+    return _LOCAL_NUMBER.sub(english, text)
 
 
 def quantity_from_template(template: Template) -> Value | None:
@@ -254,7 +326,7 @@ def clean_inline(code) -> str:
     """Plain text of a value: links to their text, templates and tags removed."""
     text = code.strip_code(normalize=True, collapse=True) if hasattr(code, "strip_code") else code
     text = _INVISIBLE.sub("", html.unescape(text))
-    return " ".join(text.split()).strip(" ,;")
+    return " ".join(text.split()).strip(" ,;·•")
 
 
 def split_items(code: Wikicode) -> list[Wikicode]:
@@ -274,8 +346,8 @@ def split_items(code: Wikicode) -> list[Wikicode]:
     for item in _ITEM_SPLIT.split(str(code)):
         if not item or not item.strip():
             continue
-        if items and _PARENTHETICAL.match(item):  # `Name<br />(1994–2002)`: a qualifier
-            items[-1] += " " + item.strip()
+        if items and (_PARENTHETICAL.match(item) or _CONTINUATION.match(item)):
+            items[-1] += " " + item.strip()  # `Name<br />(1994–2002)`: a qualifier
         else:
             items.append(item.strip())
     return [mwparserfromhell.parse(item) for item in items]
@@ -294,11 +366,20 @@ def _has_list_markup(code: Wikicode) -> bool:
 
 def parse_value(raw: str | Wikicode, key: str, titles: TitleNormalizer, lang: str) -> list[Value]:
     """All typed values of one infobox parameter (one per list item, or per link)."""
+    if is_layout_key(key):
+        return []
     code = mwparserfromhell.parse(strip_noise(raw)) if isinstance(raw, str) else raw
     values = []
     for item in _items(unwrap(code)):
-        values.extend(parse_item(item, key, titles, lang))
+        values.extend(v for v in parse_item(item, key, titles, lang) if v not in values)
     return values
+
+
+def is_layout_key(key: str) -> bool:
+    """A parameter that holds a file, its size or caption, or a layout setting: none is a
+    fact about the subject (the graph has no file IRIs)."""
+    return bool(_FILE_KEY.search(key) or _LAYOUT_KEY.search(key)
+                or _LAYOUT_TOKENS.intersection(re.split(r"[_\s]+", key.lower())))
 
 
 def _items(code: Wikicode, depth: int = 0) -> list[Wikicode]:
@@ -310,6 +391,7 @@ def _items(code: Wikicode, depth: int = 0) -> list[Wikicode]:
 
 
 def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> list[Value]:
+    code = _links_as_text(code, titles)
     for node in code.nodes:
         if isinstance(node, Template):
             value = value_template(node, titles)
@@ -320,11 +402,16 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
                                     for link, _ in links):
         return []  # files, their sizes and captions: the graph has no file IRIs
     outside = _link_titles(links, titles, inside=False)
+    shown = _shown_value(code, links, key, lang)
+    if shown:
+        return [shown]
     if outside and all(_is_date_page(title) for title in outside):
         # `[[16 août]] [[1958]]`, `[[August 16]], [[1958]]`: links to date pages make a date
         date = parse_date(clean_inline(_without_small(code)))
         if date:
             return [date]
+    if outside and _is_phrase(code):
+        return _typed_text(code, key, lang)
     if outside:
         return [Value("entity", title) for title in outside]
     qualifiers = _link_titles(links, titles, inside=True)
@@ -334,6 +421,60 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
         main = _typed_text(_outside_parentheses(code), key, lang)
         return main or [Value("entity", title) for title in qualifiers]
     return _typed_text(code, key, lang)
+
+
+_LIST_PAGE = re.compile(r"^(?:list[ _]of|lists[ _]of|liste[ _]de|liste[ _]des|liste[ _]der|"
+                        r"lista[ _]de|lista[ _]di|elenco)\b", re.I)
+
+
+def _links_as_text(code: Wikicode, titles: TitleNormalizer) -> Wikicode:
+    """Links whose target is not the value, replaced by their text: a section link that
+    names something else than its page (``[[CTR#Tabulating Machine Company|Tabulating
+    Machine Company]]``, ``[[List of dialling codes#030|030]]``), a piped link to a list
+    page (``[[List of sovereign states|Country]]``; an unpiped one or a ``(Full list)`` is
+    dropped: a pointer, not a value) and a currency symbol (``[[Dollar américain|$]]``)."""
+    for link in code.filter_wikilinks(recursive=True):
+        target = str(link.title).strip()
+        text = link.text.strip_code().strip() if link.text is not None else None
+        article = titles.article(target)
+        if not article:
+            continue
+        if text is not None and text.lower() in _CURRENCY:
+            replacement = text
+        elif _LIST_PAGE.match(article):
+            replacement = "" if not text or _PARENTHETICAL.match(text) else text
+        elif "#" in target.lstrip("#") and text and text.lower() != article.lower():
+            replacement = text
+        else:
+            continue
+        try:
+            code.replace(link, replacement)
+        except ValueError:
+            continue
+    return code
+
+
+def _is_phrase(code: Wikicode) -> bool:
+    """Whether the words between an item's links (outside parentheses) join them into one
+    phrase (``Leader of the [[CDU]] in [[Mecklenburg]]``) rather than list them."""
+    outside = "".join(str(node) for node in _outside_parentheses(code).nodes
+                      if isinstance(node, Text))
+    return bool(_PHRASE_WORD.search(outside))
+
+
+def _shown_value(code: Wikicode, links: list, key: str, lang: str) -> Value | None:
+    """An item that is one piped link whose text is a date or a number is that date or
+    number, not the linked page (``[[2018 CDU leadership election|7 December 2018]]``,
+    ``[[Porsche-Piëch family|13]]``); a year only under a date key."""
+    if len(links) != 1 or links[0][0].text is None:
+        return None
+    shown = clean_inline(links[0][0].text)
+    if not shown or clean_inline(_without_small(mwparserfromhell.parse(str(code)))) != shown:
+        return None
+    date = parse_date(shown, allow_year=bool(_DATE_KEY.search(key)))
+    if date or not re.fullmatch(r"\d[\d,.]*", shown) or _YEAR.match(shown):
+        return date  # `[[2005 German federal election|2005]]` is the election
+    return Value("string", shown, lang=lang) if _CODE_KEY.search(key) else parse_number(shown, lang)
 
 
 _DATE_PAGE = re.compile(r"^-?\d{1,4}$|^(\d{1,2})(?:er|\.)? ([^\W\d_]+)$|^([^\W\d_]+) (\d{1,2})$")
@@ -438,13 +579,14 @@ def _outside_parentheses(code: Wikicode) -> Wikicode:
 def _typed_text(code: Wikicode, key: str, lang: str) -> list[Value]:
     """The item's text as a date, a number or a string (identifier keys: a string)."""
     text = clean_inline(_without_small(code))
-    if not text or any(d in text for d in _DEBRIS):
+    if not text or any(d in text for d in _DEBRIS) or _FILE_VALUE.search(text) \
+            or _NO_VALUE.search(text):
         return []
     if _CODE_KEY.search(key):
         return [Value("string", text, lang=lang)]
     value = parse_date(text, allow_year=bool(_DATE_KEY.search(key)))
     if value is None:
-        value = parse_number(text)
+        value = parse_number(text, lang)
     if value is None:
         value = Value("string", text, lang=lang)
     return [value]

@@ -114,9 +114,95 @@ def test_what_is_not_one_number(text):
     ("1er janvier 1900", "date_de_naissance", [("date", "1900-01-01")]),
     ("3 de mayo de 1999", "fecha", [("date", "1999-05-03")]),
     ("[[16 août]] [[1958]]", "date de naissance", [("date", "1958-08-16")]),
+    # the hand audit's failure classes (docs/benchmarks.md, Extraction quality: hand audit)
+    # a piped link whose text is a date or a number is that date or number
+    ("[[2018 Christian Democratic Union of Germany leadership election|7 December 2018]]",
+     "term_end1", [("date", "2018-12-07")]),
+    ("[[Porsche-Piëch family#Piëch descendants of Louise Porsche|13]]", "children",
+     [("integer", "13")]),
+    ("[[List of dialling codes in Germany#030 – Berlin|030]]", "area_code", [("string", "030")]),
+    ("[[2005 German federal election|2005]]", "election", [("entity", "2005 German federal election")]),
+    # a section link that names something else than its page is that name; list pages are
+    # pointers, not values
+    ("[[Computing-Tabulating-Recording Company#Tabulating Machine Company|Tabulating Machine "
+     "Company]]", "predecessors", [("string", "Tabulating Machine Company")]),
+    ("[[Gerhard Schröder#Chancellor of Germany, 1998–2005|Gerhard Schröder]]", "predecessor",
+     [("entity", "Gerhard Schröder")]),
+    ("[[List of sovereign states|Country]]", "subdivision_type", [("string", "Country")]),
+    ("{{hlist|[[SPSS]]|([[List of IBM products|Full List]])}}", "products", [("entity", "SPSS")]),
+    # one value once per parameter
+    ("[[Longbridge]], [[England]]<br/>[[Cowley, Oxfordshire]], [[England]]", "assembly",
+     [("entity", "Longbridge"), ("entity", "England"), ("entity", "Cowley, Oxfordshire")]),
+    # templates that stand for their text, wrappers inside formatting
+    ("{{Decrease}} {{US$|link=yes}}73.62&nbsp;billion (2020)", "revenue",
+     [("quantity", "73620000000")]),
+    ("<big>{{lang|brh|براهوئي}}</big>", "nativename", [("string", "براهوئي")]),
+    ("{{sigfig|4.22|1}} million", "speakers", [("integer", "4220000")]),
+    ("52 (93 segments)", "num_episodes", [("integer", "52")]),  # no "iso" code key
+    # files, captions and layout settings in any position of the key; placeholders
+    ("Coat of arms of Berlin.svg", "image_shield", []),
+    ("70px", "shield_size", []),
+    ("Merkel in 2019", "caption", []),
+    ("yes", "pushpin_relief", []),
+    ("group_or_band", "background", []),
+    ("Chancellor of Germany", "chancellor_link", []),
+    ("Land der Berge Land am Strome instrumental.ogg", "audio_hymne", []),
+    ("[[Dolby Stereo]] (1991&ndash;1994)", "audio_format", [("entity", "Dolby Stereo")]),
+    ("present", "term_end", []),
+    ("Unknown first wife (before 1984)<br>Ursula Piëch (1984–2019)", "spouse",
+     [("string", "Ursula Piëch (1984–2019)")]),
+    # words that join links make one phrase; a line that goes on continues the one before
+    ("[[Bundestag]] Leader of the [[CDU/CSU|CDU/CSU Group]]", "office4",
+     [("string", "Bundestag Leader of the CDU/CSU Group")]),
+    ("[[Member of the German Bundestag|Member]] of the [[Bundestag]] <br /> for "
+     "[[Mecklenburg-Vorpommern]]", "office9",
+     [("string", "Member of the Bundestag for Mecklenburg-Vorpommern")]),
+    ("[[Hamburg]], [[West Germany]]", "birth_place", [("entity", "Hamburg"), ("entity", "West Germany")]),
 ])
 def test_infobox_values(raw, key, expected):
     assert [(v.kind, v.value) for v in parse_value(raw, key, TITLES, "en")] == expected
+
+
+@pytest.mark.parametrize("raw, key, lang, expected", [
+    # decimal commas, spaces between thousands, scale words and currencies after the number
+    ("{{augmentation}}0,922", "idh", "fr", [("decimal", "0.922", None)]),
+    ("1,7 %", "pourcentage_eau", "fr", [("quantity", "1.7", "%")]),
+    ("3 748 148", "population", "fr", [("integer", "3748148", None)]),
+    ("1.234.567", "einwohner", "de", [("integer", "1234567", None)]),
+    ("1,234,567", "population", "en", [("integer", "1234567", None)]),
+    ("{{augmentation}} {{formatnum:461.432}} milliards de [[Dollar américain|$]]", "pib_ppa",
+     "fr", [("quantity", "461432000000", "USD")]),
+    ("{{augmentation}} {{unité|307,665 milliards}} d'[[Euro|€]]<br />+ 0,34 %", "pibv", "fr",
+     [("quantity", "307665000000", "EUR")]),
+    ("'''Nominale :'''<br />{{augmentation négative}} {{unité|285,544 milliards}} d'[[Euro|€]]"
+     "<br />+ 9 %", "dette", "fr", [("quantity", "285544000000", "EUR")]),
+    # other languages' date keys, ordinals and codes
+    ("2020", "population_année", "fr", [("date", "2020", None)]),
+    ("{{1er}} janvier 2019", "année_pop", "fr", [("date", "2019-01-01", None)]),
+    ("{{43e}}", "pib_rang", "fr", [("string", "43e", None)]),
+    ("43", "indicatif_téléphonique", "fr", [("string", "43", None)]),
+    ("''{{Lang|de|Land Berlin}}''", "nom_allemand", "fr", [("string", "Land Berlin", None)]),
+    ("Pas de devise officielle", "devise", "fr", []),
+])
+def test_infobox_values_of_other_languages(raw, key, lang, expected):
+    assert [(v.kind, v.value, v.unit) for v in parse_value(raw, key, TITLES, lang)] == expected
+
+
+def test_embedded_infoboxes_give_their_facts():
+    """A politician's earlier offices in an ``{{Infobox officeholder|embed=yes}}`` inside a
+    parameter of the main one (Angela Merkel's offices 5 to 8 were lost)."""
+    from extraction.infobox import infobox_facts
+
+    text = ("{{Infobox officeholder\n| office4 = [[Bundestag]]\n| successor4 = [[Volker Kauder]] "
+            "{{Collapsed infobox section begin |last=yes |Early politics}}{{Infobox officeholder "
+            "|embed=yes\n| office5 = [[Federal Minister for Women and Youth]]\n| term_start5 = "
+            "18 January 1991\n| successor5 = [[Claudia Nolte]]{{Collapsed infobox section end}}}}"
+            "\n| birth_date = {{birth date and age|1954|7|17}}\n}}")
+    _, facts = infobox_facts("Angela Merkel", 1, text, TITLES, "en")
+    assert [(f.property, f.value.value) for f in facts] == [
+        ("office", "Bundestag"), ("successor", "Volker Kauder"), ("birth_date", "1954-07-17"),
+        ("office", "Federal Minister for Women and Youth"), ("term_start", "1991-01-18"),
+        ("successor", "Claudia Nolte")]
 
 
 @pytest.mark.parametrize("raw, key", [

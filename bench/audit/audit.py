@@ -70,19 +70,21 @@ def read_tsv(path: Path) -> list[dict]:
     if not path.exists():
         return []
     with path.open(newline="") as handle:
-        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE,
+                                   quotechar=None))
 
 
 def write_tsv(path: Path, columns: list[str], rows: list[dict]) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, columns, delimiter="\t", quoting=csv.QUOTE_NONE,
-                                escapechar="\\", lineterminator="\n")
+                                quotechar=None, lineterminator="\n")
         writer.writeheader()
         writer.writerows({k: row.get(k, "") for k in columns} for row in rows)
 
 
 def _flat(text: str) -> str:
-    return " ".join(text.replace("\t", " ").split())
+    """One line without tabs: the TSV files need no quoting or escaping."""
+    return " ".join(text.split())
 
 
 def _fact_id(row: dict) -> tuple:
@@ -90,7 +92,12 @@ def _fact_id(row: dict) -> tuple:
 
 
 def facts(stage: str, old: str | None) -> None:
-    judged = {_fact_id(row): row for row in read_tsv(HERE / f"facts-{old or stage}.tsv")}
+    judged = {}
+    for row in read_tsv(HERE / f"facts-{old or stage}.tsv"):
+        # of identical facts (a value repeated in one parameter), one right is enough: the
+        # others were judged as duplicates, or wrong where the same value was wrong there
+        if _fact_id(row) not in judged or row["verdict"] == "ok":
+            judged[_fact_id(row)] = row
     rows = []
     for label, page, titles, lang in pages(articles()):
         _, found = infobox_facts(page.title, page.id, page.text, titles, lang)
