@@ -14,6 +14,9 @@ Two files hold the judgements, so that the figures can be re-checked and re-comp
         in facts-OLD_STAGE.tsv are carried over, new facts are left for a hand verdict
     .venv/bin/python bench/audit/audit.py params    adds unjudged parameters to params.tsv
     .venv/bin/python bench/audit/audit.py score STAGE   precision, recall, per article
+
+``--set fresh`` does the same for ``articles-fresh.tsv``: articles judged only after the
+fixes, which none of them was informed by.
 """
 
 from __future__ import annotations
@@ -42,8 +45,16 @@ PARAM_COLUMNS = ["article", "infobox", "raw_key", "raw_value", "real", "note"]
 log = logging.getLogger("audit")
 
 
-def articles(path: Path = HERE / "articles.tsv") -> list[dict]:
-    with path.open(newline="") as handle:
+SET = ""  # "" for the audit's articles, "fresh" for those judged after the fixes
+
+
+def _path(stem: str, stage: str | None = None) -> Path:
+    """``articles.tsv``, ``facts-after.tsv``; ``articles-fresh.tsv``, ``facts-fresh-after.tsv``."""
+    return HERE / ("-".join(part for part in (stem, SET, stage) if part) + ".tsv")
+
+
+def articles() -> list[dict]:
+    with _path("articles").open(newline="") as handle:
         return list(csv.DictReader(handle, delimiter="\t"))
 
 
@@ -93,7 +104,7 @@ def _fact_id(row: dict) -> tuple:
 
 def facts(stage: str, old: str | None) -> None:
     judged = {}
-    for row in read_tsv(HERE / f"facts-{old or stage}.tsv"):
+    for row in read_tsv(_path("facts", old or stage)):
         # of identical facts (a value repeated in one parameter), one right is enough: the
         # others were judged as duplicates, or wrong where the same value was wrong there
         if _fact_id(row) not in judged or row["verdict"] == "ok":
@@ -106,12 +117,12 @@ def facts(stage: str, old: str | None) -> None:
                    "kind": fact.value.kind, "value": _flat(_show(fact.value))}
             previous = judged.get(_fact_id(row), {})
             rows.append({**row, **{k: previous.get(k, "") for k in ("verdict", "class", "note")}})
-    write_tsv(HERE / f"facts-{stage}.tsv", FACT_COLUMNS, rows)
+    write_tsv(_path("facts", stage), FACT_COLUMNS, rows)
     log.info("%d facts, %d to judge", len(rows), sum(not r["verdict"] for r in rows))
 
 
 def params() -> None:
-    path = HERE / "params.tsv"
+    path = _path("params")
     rows = read_tsv(path)
     known = {(r["article"], r["infobox"], r["raw_key"]) for r in rows}
     for label, page, _, _ in pages(articles()):
@@ -139,8 +150,8 @@ def _infobox_templates(wikitext: str):
 
 
 def score(stage: str) -> None:
-    fact_rows = read_tsv(HERE / f"facts-{stage}.tsv")
-    param_rows = [r for r in read_tsv(HERE / "params.tsv") if r["real"] == "y"]
+    fact_rows = read_tsv(_path("facts", stage))
+    param_rows = [r for r in read_tsv(_path("params")) if r["real"] == "y"]
     unjudged = [r for r in fact_rows if r["verdict"] not in ("ok", "wrong")]
     if unjudged:
         sys.exit(f"{len(unjudged)} facts without a verdict, e.g. {unjudged[0]}")
@@ -178,7 +189,10 @@ def main() -> None:
     parser.add_argument("command", choices=["facts", "params", "score"])
     parser.add_argument("stage", nargs="?", default="before")
     parser.add_argument("--from", dest="old")
+    parser.add_argument("--set", default="", help="fresh: the articles judged after the fixes")
     args = parser.parse_args()
+    global SET
+    SET = args.set
     if args.command == "facts":
         facts(args.stage, args.old)
     elif args.command == "params":
