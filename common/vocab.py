@@ -14,9 +14,11 @@ DCT = "http://purl.org/dc/terms/"
 SD = "http://www.w3.org/ns/sparql-service-description#"
 VOID = "http://rdfs.org/ns/void#"
 GEO = "http://www.opengis.net/ont/geosparql#"
+PROV = "http://www.w3.org/ns/prov#"
 
 # prefix -> namespace, as shown on pages and written in Turtle
-PREFIXES = {"rdf": RDF, "rdfs": RDFS, "owl": OWL, "xsd": XSD, "dct": DCT, "geo": GEO}
+PREFIXES = {"rdf": RDF, "rdfs": RDFS, "owl": OWL, "xsd": XSD, "dct": DCT, "geo": GEO,
+            "prov": PROV}
 
 RDF_TYPE = RDF + "type"
 RDF_PROPERTY = RDF + "Property"

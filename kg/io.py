@@ -99,12 +99,27 @@ def import_graph(files: list[str | os.PathLike], out: str | os.PathLike, fmt: st
     return meta
 
 
+def read_triples(path: str | os.PathLike, scheme: IriScheme, fmt: str | None = None
+                 ) -> list[tuple[str, str, str]]:
+    """The (s, p, o) IRIs of one importable file (a TSV's names resolved with ``scheme``, as
+    ``import`` would), e.g. held-out triples to check predictions against."""
+    path = Path(path)
+    if not path.is_file():
+        raise GraphError(f"{path}: no such file")
+    lines = "".join(_import_lines([path], fmt, scheme, ImportReport(), None))
+    return [(t.subject.value, t.predicate.value, t.object.value)
+            for t in ox.parse(input=lines.encode("utf-8"), format=ox.RdfFormat.N_TRIPLES)
+            if isinstance(t.object, ox.NamedNode)]
+
+
 def _import_lines(paths: list[Path], fmt: str | None, scheme: IriScheme, report: ImportReport,
-                  work: Path) -> Iterator[str]:
+                  work: Path | None) -> Iterator[str]:
+    """N-Triples lines of ``paths``; a TSV named after a split also lists its triples in
+    ``work/splits/`` (none without ``work``)."""
     for path in paths:
         kind = fmt or guess_format(path)
         if kind == "tsv":
-            split = path.stem if path.stem in SPLIT_NAMES else None
+            split = path.stem if work is not None and path.stem in SPLIT_NAMES else None
             if split:
                 (work / "splits").mkdir(exist_ok=True)
             with (open(work / "splits" / f"{split}.tsv", "w", encoding="utf-8") if split
@@ -124,20 +139,33 @@ class _Nothing:
         return False
 
 
-def export_graph(directory: str | os.PathLike, fmt: str, out) -> int:
-    """Write the graph as ``nt``, ``ttl``, ``graphml`` or ``gexf`` to a path or binary stream."""
-    graph = KnowledgeGraph.open(directory)
+QUAD_FORMATS = {"nq": ox.RdfFormat.N_QUADS, "trig": ox.RdfFormat.TRIG}
+
+
+def export_graph(directory: str | os.PathLike, fmt: str, out, graph: str | None = None) -> int:
+    """Write the graph as ``nt``, ``ttl``, ``graphml`` or ``gexf`` (the default graph: what
+    the dump states), or ``nq``/``trig`` (every graph: predictions and completions too), to
+    a path or binary stream.  ``graph``: one named graph instead (an IRI, or a name
+    under ``<base>graph/``, e.g. ``completions/distmult``), in ``nt``, ``ttl``, ``nq`` or
+    ``trig``."""
+    kg = KnowledgeGraph.open(directory)
+    if graph is not None:
+        return _export_named(kg, fmt, out, graph)
     if fmt == "nt":
         with gzip.open(Path(directory) / GRAPH_FILE, "rb") as handle:
             return _copy(handle, out)
     if fmt == "ttl":
-        data = ox.serialize(graph.store.quads_for_pattern(None, None, None, ox.DefaultGraph()),
-                            format=ox.RdfFormat.TURTLE, prefixes=graph.scheme.prefixes())
+        data = ox.serialize(kg.store.quads_for_pattern(None, None, None, ox.DefaultGraph()),
+                            format=ox.RdfFormat.TURTLE, prefixes=kg.scheme.prefixes())
         return _copy_bytes(data, out)
+    if fmt in QUAD_FORMATS:
+        kg.store.dump(out, format=QUAD_FORMATS[fmt], prefixes=kg.scheme.prefixes()
+                      if fmt == "trig" else None)
+        return 0
     if fmt in ("graphml", "gexf"):
         import networkx as nx
 
-        view = _flat_attributes(graph.to_networkx())
+        view = _flat_attributes(kg.to_networkx())
         writer = nx.write_graphml if fmt == "graphml" else nx.write_gexf
         if hasattr(out, "write"):
             writer(view, out)
@@ -145,7 +173,25 @@ def export_graph(directory: str | os.PathLike, fmt: str, out) -> int:
             with open(out, "wb") as handle:
                 writer(view, handle)
         return view.number_of_edges()
-    raise GraphError(f"unknown export format {fmt!r} (expected nt, ttl, graphml or gexf)")
+    raise GraphError(f"unknown export format {fmt!r} (expected nt, ttl, nq, trig, graphml or gexf)")
+
+
+def _export_named(kg: KnowledgeGraph, fmt: str, out, graph: str) -> int:
+    iri = graph if graph.startswith(("http://", "https://")) else f"{kg.scheme.base}graph/{graph}"
+    node = ox.NamedNode(iri)
+    if node not in set(kg.store.named_graphs()):
+        known = ", ".join(sorted(kg.meta.get("graphs", {}))) or "none"
+        raise GraphError(f"{kg.directory}: no named graph <{iri}> (named graphs: {known})")
+    formats = {"nt": ox.RdfFormat.N_TRIPLES, "ttl": ox.RdfFormat.TURTLE, **QUAD_FORMATS}
+    if fmt not in formats:
+        raise GraphError(f"a named graph exports as nt, ttl, nq or trig, not {fmt}")
+    prefixes = None if fmt in ("nt", "nq") else kg.scheme.prefixes()
+    if fmt in QUAD_FORMATS:  # quads keep their graph name
+        data = ox.serialize(kg.store.quads_for_pattern(None, None, None, node),
+                            format=formats[fmt], prefixes=prefixes)
+    else:
+        data = kg.store.dump(format=formats[fmt], from_graph=node, prefixes=prefixes)
+    return _copy_bytes(data, out)
 
 
 def _flat_attributes(graph):

@@ -67,7 +67,7 @@ def write_graph(directory: str | os.PathLike, lines: Iterable[str], base_iri: st
     store_tmp = directory / f".{STORE_DIR}.part"
     shutil.rmtree(store_tmp, ignore_errors=True)
     store = ox.Store(str(store_tmp))
-    _bulk_load(store, directory / GRAPH_FILE, load_batch)
+    bulk_load(store, directory / GRAPH_FILE, load_batch)
     store.optimize()
     triples = len(store)
     del store
@@ -81,14 +81,17 @@ def write_graph(directory: str | os.PathLike, lines: Iterable[str], base_iri: st
     return meta
 
 
-def _bulk_load(store: ox.Store, graph_file: Path, batch: int) -> None:
-    """Bulk-load an N-Triples file ``batch`` lines at a time (0: in one call)."""
+def bulk_load(store: ox.Store, graph_file: Path, batch: int = LOAD_BATCH,
+              to_graph: ox.NamedNode | None = None) -> None:
+    """Bulk-load a gzipped N-Triples file ``batch`` lines at a time (0: in one call) into
+    the default graph or ``to_graph``."""
+    target = {"to_graph": to_graph} if to_graph is not None else {}
     with gzip.open(graph_file, "rb") as handle:
         if not batch:
-            store.bulk_load(input=handle, format=ox.RdfFormat.N_TRIPLES)
+            store.bulk_load(input=handle, format=ox.RdfFormat.N_TRIPLES, **target)
             return
         while block := b"".join(islice(handle, batch)):
-            store.bulk_load(input=block, format=ox.RdfFormat.N_TRIPLES)
+            store.bulk_load(input=block, format=ox.RdfFormat.N_TRIPLES, **target)
 
 
 def open_store(directory: str | os.PathLike, read_only: bool = True,
@@ -152,6 +155,11 @@ class KnowledgeGraph:
             store = open_store(directory, read_only=read_only, memory=memory)
         except OSError as exc:
             raise GraphError(f"{directory / STORE_DIR}: cannot open the store: {exc}") from exc
+        for graph in meta.get("graphs", {}):
+            if not meta["graphs"][graph].get("loaded", True):
+                log.warning("%s: the named graph <%s> was being replaced when its writer stopped; "
+                            "it may be incomplete (run the command that wrote it again)",
+                            directory, graph)
         return cls(directory, store, meta)
 
     def default_graph(self) -> Iterator[ox.Quad]:

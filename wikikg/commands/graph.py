@@ -46,17 +46,24 @@ def import_cmd(files, out, fmt, base_iri):
 Examples:
   wikikg export out/sample --format ttl --out sample.ttl
   wikikg export out/sample --format graphml --out sample.graphml
+  wikikg export out/umls --format nq --out all-graphs.nq       # completions included
+  wikikg export out/umls --graph completions/distmult --format ttl
+\b
+nt, ttl, graphml and gexf hold the default graph (what the dump states); nq and trig
+hold every graph; --graph one named graph (predictions, completions).
 """)
 @click.argument("directory", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["nt", "ttl", "graphml", "gexf"]),
+@click.option("--format", "fmt", type=click.Choice(["nt", "ttl", "nq", "trig", "graphml", "gexf"]),
               default="nt", show_default=True)
+@click.option("--graph", "named", metavar="NAME",
+              help="One named graph: its IRI or its name under <base>graph/.")
 @click.option("--out", "-o", default="-", help="Output file ('-' for stdout).")
-def export(directory, fmt, out):
-    """Write the graph of DIRECTORY as N-Triples, Turtle, GraphML or GEXF."""
+def export(directory, fmt, named, out):
+    """Write the graph of DIRECTORY as N-Triples, Turtle, N-Quads, TriG, GraphML or GEXF."""
     from kg import GraphError, export_graph
 
     try:
-        export_graph(directory, fmt, sys.stdout.buffer if out == "-" else out)
+        export_graph(directory, fmt, sys.stdout.buffer if out == "-" else out, named)
     except GraphError as exc:
         raise WikikgError(str(exc)) from exc
 

@@ -65,6 +65,60 @@ def embed(ctx, directory, holdout, name, memory_limit, tmp_dir, config_file, ass
 @click.command(epilog="""
 \b
 Examples:
+  wikikg complete out/umls --embeddings distmult --top-k 10 --eval umls/test.txt
+  wikikg complete out/sample --embeddings compgcn --relations birth_place --min-score 2
+  wikikg complete out/fb --embeddings compgcn --heads heads.txt --relations \\
+      'http://example.org/wikikg/property/film/film/genre' --graph genres
+\b
+The completions become the named graph <base>graph/completions/NAME (replaced on each
+run), queryable with `wikikg query` and `wikikg serve`; see docs/sparql.md.
+""")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--embeddings", required=True, help="Name under DIR/embeddings/ (a `wikikg embed` run).")
+@click.option("--relations", multiple=True, metavar="P",
+              help="Only these relations (IRIs or property names; repeatable).")
+@click.option("--heads", "heads_file", type=click.File("r", encoding="utf-8"),
+              help="Only these heads: a file of IRIs or titles, one per line ('-' for stdin). "
+                   "With --relations, every head is asked every relation.")
+@click.option("--top-k", default=10, show_default=True, type=click.IntRange(1),
+              help="Completions per (head, relation).")
+@click.option("--min-score", type=float, help="Keep completions scoring at least this "
+              "(the model's raw score: a logit for rgcn/compgcn).")
+@click.option("--graph", "graph_name", help="Name of the completions graph.  [default: the "
+              "embeddings' name]")
+@click.option("--eval", "eval_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Held-out triples (TSV or N-Triples): print how many the completions hold.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N.")
+@click.option("--batch-size", default=512, show_default=True, type=click.IntRange(1),
+              help="Queries scored at once.")
+@click.pass_context
+def complete(ctx, directory, embeddings, relations, heads_file, top_k, min_score, graph_name,
+             eval_file, device, batch_size):
+    """Add the trained link predictor's most likely missing triples of DIRECTORY's graph
+    to a named graph, each with its score, rank and the run's provenance."""
+    from kg import GraphError
+    from kg.embedding.complete import pipeline as complete_pipeline
+
+    heads = [line.strip() for line in heads_file if line.strip()] if heads_file else None
+    try:
+        report = complete_pipeline(directory, embeddings, graph_name, heads,
+                                   list(relations) or None, top_k, min_score, eval_file,
+                                   device, batch_size, progress=not ctx.obj["quiet"])
+    except (GraphError, ValueError, OSError) as exc:
+        raise WikikgError(str(exc)) from exc
+    click.echo(f"{report['completions']} completions of {report['queries']} queries "
+               f"({report['triples_per_second']:.0f} triples/s) in <{report['graph']}>", err=True)
+    if "expected" in report:
+        seen = report["expected"]
+        click.echo(f"{eval_file}: {seen['recovered']} of {seen['expected']} triples among the "
+                   f"completions ({seen['share']:.1%}; {seen['queried']} had their head and "
+                   "relation queried)", err=True)
+    click.echo(report["graph"])
+
+
+@click.command(epilog="""
+\b
+Examples:
   wikikg train out/fewrel --kg out/fb15k --embeddings distmult --task re --fusion layer \\
       --out runs/fewrel-layer --max-steps 600
   wikikg train out/fewrel --task re --fusion none --out runs/fewrel-none
