@@ -11,9 +11,10 @@ from collections.abc import Iterator
 
 import mwparserfromhell
 from mwparserfromhell.nodes import Template
+from mwparserfromhell.wikicode import Wikicode
 
 from extraction.records import Fact
-from extraction.titles import TitleNormalizer
+from extraction.titles import NS_FILE, TitleNormalizer
 from extraction.values import normalize_key, parse_value, sibling_keys
 from extraction.wikitext import strip_noise, template_name
 
@@ -55,6 +56,11 @@ NOT_INFOBOX = re.compile(
     r"erreferentzia|citiranje|^navedi|webbref|citácia|קישור|ссылка|^брэ$|palabra estranxeira",
     re.I)
 MIN_NAMED = 3  # named parameters with a value, for a lead template of another name
+# "Infobox" in other languages' template names: one named parameter is then enough
+# (`{{hiri infotaula | izena = Berlin}}`, `{{Gwybodlen lle | gwlad = …}}`)
+INFOBOX_WORD = re.compile(r"infobox|infotaula|gwybodlen|bosca|ficha|capsa|info/|infoboks|"
+                          r"tietolaatikko|infocaseta|infokutija|инфокутија|карточка|"
+                          r"صندوق معلومات|جعبه اطلاعات|תבנית מידע", re.I)
 
 
 def find_infoboxes(wikitext: str) -> Iterator[tuple[str, str]]:
@@ -79,7 +85,8 @@ def find_infoboxes(wikitext: str) -> Iterator[tuple[str, str]]:
         if end < 0:
             continue
         text = wikitext[match.start():end]
-        if named or _named_parameters(text) >= MIN_NAMED:
+        least = 1 if INFOBOX_WORD.search(name) else MIN_NAMED
+        if named or _named_parameters(text) >= least:
             pos = end
             yield name, text
 
@@ -101,7 +108,71 @@ def infobox_facts(subject: str, page_id: int, wikitext: str, titles: TitleNormal
             if name not in names:
                 names.append(name)
             facts.extend(_template_facts(subject, page_id, name, template, titles, lang))
+    if not names:
+        rows = list(table_infobox_rows(wikitext, titles))
+        if rows:
+            names.append(TABLE_INFOBOX)
+        for label, value in rows:
+            key = normalize_key(label)
+            facts.extend(Fact(subject, page_id, TABLE_INFOBOX, key, label, v)
+                         for v in parse_value(value, key, titles, lang))
     return names, facts
+
+
+TABLE_INFOBOX = "table"  # the infobox name of facts from an infobox drawn as a wikitable
+_TABLE_OPEN = re.compile(r"^[ \t]*\{\|(?P<attrs>.*)$", re.M)
+_TABLE_LINE = re.compile(r"^[ \t]*(\{\||\|\})", re.M)
+_LINK = re.compile(r"\[\[[^\[\]\n]*\]\]")
+_PIPE = "\x1f"
+_FLOATS = re.compile(r"infobox|float[:-]\s*right|align=\"?right", re.I)
+
+
+def table_infobox_rows(wikitext: str, titles: TitleNormalizer) -> Iterator[tuple[str, Wikicode]]:
+    """``(label, value)`` of each two-cell row of an infobox drawn as a wikitable: the lead's
+    first table, floated right or classed ``infobox`` (many wikis' city articles predate
+    their infobox templates: fo, jv, qu, sl, is, br …).  Header rows (all ``!`` cells or a
+    bold value), rows whose label is a file and rows without text are left out."""
+    heading = re.search(r"^==[^=]", wikitext, re.M)
+    opening = _TABLE_OPEN.search(wikitext, 0, heading.start() if heading else len(wikitext))
+    if not opening or not _FLOATS.search(opening["attrs"]):
+        return
+    end = _table_end(wikitext, opening.start())
+    # a link's `|` would read as the cell's attribute separator: hidden while cells are cut
+    table = _LINK.sub(lambda m: m.group(0).replace("|", _PIPE), wikitext[opening.start():end])
+    tables = mwparserfromhell.parse(strip_noise(table)).filter_tags(
+        recursive=False, matches=lambda node: str(node.tag) == "table")
+    for row in tables[0].contents.filter_tags(recursive=False, matches=_is_tag("tr")) \
+            if tables else ():
+        cells = row.contents.filter_tags(recursive=False, matches=_is_tag("td", "th"))
+        if len(cells) != 2 or str(cells[1].tag) != "td":
+            continue
+        label, value = (mwparserfromhell.parse(str(c.contents).replace(_PIPE, "|")) for c in cells)
+        if _holds_file(str(label), titles):
+            continue
+        label = label.strip_code().strip().strip(":-–• ").strip()
+        if label and len(label) <= 40 and not str(value).strip().startswith("'''"):
+            yield label, value
+
+
+def _holds_file(text: str, titles: TitleNormalizer) -> bool:
+    """Whether a label cell shows a file: its link, whole or cut by the cell syntax, names the
+    wiki's file namespace under any of its names (from the dump's siteinfo)."""
+    return any((titles.parse(target) or (None,))[0] == NS_FILE
+               for target in re.findall(r"\[\[([^|\]\n]+)", text))
+
+
+def _is_tag(*names: str):
+    return lambda node: str(node.tag).lower() in names
+
+
+def _table_end(text: str, start: int) -> int:
+    """The end of the wikitable opened at ``start`` (nested tables counted)."""
+    depth = 0
+    for match in _TABLE_LINE.finditer(text, start):
+        depth += 1 if match.group(1) == "{|" else -1
+        if depth == 0:
+            return match.end()
+    return len(text)
 
 
 def _with_embedded(name: str, templates: list) -> Iterator[tuple[str, Template]]:

@@ -26,6 +26,8 @@ _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})*|simple|be-x-old|zh-m
                             r"zh-yue|zh-classical|roa-rup|map-bms|nds-nl|bat-smg|fiu-vro|cbk-zam")
 _SPACES = re.compile(r"[\s_\u00a0]+")
 _PAREN = re.compile(r"\s*\([^()]*\)$")
+_MEDIA = re.compile(r"\.(?:svg|png|jpe?g|gif|tiff?|webp|ogg|oga|ogv|webm|mp3|wav|flac|mid|pdf|djvu)$",
+                    re.I)
 
 NS_MAIN, NS_FILE, NS_CATEGORY = 0, 6, 14
 
@@ -69,6 +71,10 @@ class TitleNormalizer:
                 return ns, f"{name}:{self._upper_first(rest.strip())}"
             if not leading_colon and (key in _INTERWIKI or _LANGUAGE_CODE.fullmatch(key)):
                 return None
+            if not leading_colon and _MEDIA.search(rest):
+                # a file under a local name that the dump's siteinfo lacks (DBpedia's
+                # minidumps carry English siteinfo: `[[Slika:Flag.svg]]`, `[[Mynd:…]]`)
+                return NS_FILE, f"{self.canonical_name[NS_FILE]}:{self._upper_first(rest.strip())}"
         return NS_MAIN, self._upper_first(text)
 
     def article(self, raw: str) -> str | None:

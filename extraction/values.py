@@ -63,7 +63,9 @@ _TRANSPARENT = {"nowrap": 0, "nobr": 0, "nobreak": 0, "no wrap": 0, "avoid wrap"
 _CURRENCY_TEMPLATES = {"us$": "US$", "usd": "US$", "€": "€", "eur": "€", "euro": "€", "£": "£",
                        "gbp": "£", "¥": "¥", "jpy": "¥", "a$": "A$", "c$": "C$", "chf": "CHF"}
 _ORDINAL_TEMPLATE = re.compile(r"^\d+(?:e|er|re|ère|ème|o|a|º|ª)$")
-_FLAG_TEMPLATES = {"flag", "flagcountry", "flag country", "flagu", "flagdeco", "flag link"}
+# Flag templates that show the country's name (fr {{drapeau}}, es {{bandera}} show an icon)
+_FLAG_TEMPLATES = {"flag", "flagcountry", "flag country", "flagu", "flagdeco", "flag link",
+                   "drapeau2", "bandera2", "banergwlad"}
 _URL_TEMPLATES = {"url", "official url", "official website", "website"}
 _EXCHANGES = {"nyse": "NYSE", "nasdaq": "NASDAQ", "bmv": "BMV", "lse": "LSE", "tyo": "TYO",
               "tsx": "TSX", "asx": "ASX", "euronext": "Euronext", "fwb": "FWB", "sehk": "SEHK",
@@ -397,10 +399,13 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
             value = value_template(node, titles)
             if value:
                 return [value]
+    files = [link for link, _ in _links(code)
+             if (titles.parse(str(link.title)) or (None,))[0] == NS_FILE]
+    for link in files:  # a file and its size or caption: the graph has no file IRIs
+        code.remove(link)  # (a flag icon before a name leaves the name)
     links = list(_links(code))
-    if _FILE_KEY.search(key) or any((titles.parse(str(link.title)) or (None,))[0] == NS_FILE
-                                    for link, _ in links):
-        return []  # files, their sizes and captions: the graph has no file IRIs
+    if files and not clean_inline(code):
+        return []
     outside = _link_titles(links, titles, inside=False)
     shown = _shown_value(code, links, key, lang)
     if shown:
@@ -439,8 +444,8 @@ def _links_as_text(code: Wikicode, titles: TitleNormalizer) -> Wikicode:
         article = titles.article(target)
         if not article:
             continue
-        if text is not None and text.lower() in _CURRENCY:
-            replacement = text
+        if text is not None and (text.lower() in _CURRENCY or text.lower() in UNITS):
+            replacement = text  # `[[Euro|€]]`, `891.85 [[Kilometre|km]]²`
         elif _LIST_PAGE.match(article):
             replacement = "" if not text or _PARENTHETICAL.match(text) else text
         elif "#" in target.lstrip("#") and text and text.lower() != article.lower():

@@ -231,6 +231,14 @@ def test_numbered_name_title_pairs_keep_their_index():
             ("spouse", "Carol")} <= keys
 
 
+def test_files_under_a_local_namespace_name_are_files():
+    """DBpedia's minidumps carry English siteinfo: ``Slika:`` (sl) is no namespace there,
+    but a media file name makes the link a file, never an entity."""
+    assert TITLES.parse("Slika:Flag of Germany.svg") == (6, "File:Flag of Germany.svg")
+    assert TITLES.article("Slika:Flag of Germany.svg") is None
+    assert TITLES.article("Star Wars: Episode IV") == "Star Wars: Episode IV"
+
+
 @pytest.mark.parametrize("title, article", [
     ("foo_bar#History", "Foo bar"), ("  washington,_D.C. ", "Washington, D.C."),
     ("Star Wars: A New Hope", "Star Wars: A New Hope"), ("ångström", "Ångström"),
@@ -312,3 +320,32 @@ def test_an_anchor_is_reused_only_for_its_own_name_or_a_repeated_link():
     later = next(s for s in result.sentences if s.text.startswith("Later"))
     assert {(m.surface, m.title) for m in later.mentions if m.source == "alias"} == {
         ("Rhône", "Rhône"), ("Obama", "Barack Obama")}
+
+
+def test_infoboxes_drawn_as_tables_give_their_rows():
+    """The lead's right-floated table of wikis whose city articles predate infobox templates
+    (the fo minidump's Berlin, abridged): label/value rows are facts; header rows, file rows
+    and files under a local namespace name that the siteinfo lacks (``Mynd:``) are not."""
+    from extraction.infobox import TABLE_INFOBOX, infobox_facts
+
+    text = ('{| border="1" cellpadding="2" cellspacing="0" align="right"\n|-----\n'
+            '! colspan="2" align=center bgcolor="#ff9999" | Berlin\n|-----\n'
+            '! align=center | Skjøldur\n! align=center | Kort\n|- bgcolor="#FFFFFF"\n'
+            '| [[Mynd:Coat of arms of Berlin.svg|110px|Skjøldur hjá Berlin.]]\n'
+            '| [[Mynd:Germany Laender Berlin.png|100px|Kort av Týsklandi.]]\n|-----\n'
+            '| [[Íbúgvar]] (2013): || 3415091 <br />\n|-----\n'
+            '| Borgarstjóri: || [[Mynd:Flag of Germany.svg|20px]] [[Michael Müller]]\n|}\n'
+            "'''Berlin''' er høvuðsstaður í [[Týskland]]i.\n== Søga ==\n")
+    names, facts = infobox_facts("Berlin", 1, text, TITLES, "fo")
+    assert names == [TABLE_INFOBOX]
+    assert [(f.raw_property, f.value.value) for f in facts] == [
+        ("Íbúgvar (2013)", "3415091"), ("Borgarstjóri", "Michael Müller")]
+
+
+def test_infobox_named_so_in_another_language_needs_one_parameter():
+    """``{{hiri infotaula | izena = Berlin}}`` (eu): "infobox" in the name, one parameter."""
+    from extraction.infobox import infobox_facts
+
+    names, facts = infobox_facts("Berlin", 1, "{{Wikipedia1000}} {{hiri infotaula | izena = "
+                                 "Berlin }} '''Berlin''' Alemaniako hiriburua da.", TITLES, "eu")
+    assert names == ["hiri infotaula"] and [f.value.value for f in facts] == ["Berlin"]
