@@ -70,7 +70,11 @@ class FusionConfig:
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike) -> FusionConfig:
-        data = json.loads((Path(directory) / CONFIG_NAME).read_text())
+        path = Path(directory) / CONFIG_NAME
+        if not path.is_file():
+            raise FileNotFoundError(f"{directory}: not a model saved by `wikikg train` "
+                                    f"(no {CONFIG_NAME})")
+        data = json.loads(path.read_text())
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

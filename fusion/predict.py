@@ -1,39 +1,51 @@
 """Relations for marked or linked entity pairs, and predictions back into the graph.
 
-Text input marks entities as ``[[Surface]]`` or ``[[Surface|Title]]`` (the title names the
-linked entity, as in wikitext); every ordered pair of marked entities is classified.
-``write_predictions`` adds the predicted triples above a threshold to a separate named
-graph, each with a reified statement carrying its provenance (sentence, model, score).
+Text input marks entities with Wikipedia's link syntax, ``[[Title]]`` or
+``[[Title|surface]]`` (the title names the linked entity); the text is split into
+sentences and every ordered pair of marked entities *within one sentence* is classified.
+A pair's relation is the model's best label when that is not ``no_relation`` and its
+probability reaches the threshold; otherwise it is ``no_relation``.
+``write_predictions`` adds the accepted triples to the run's named graph
+``<base>graph/predictions/<run-id>`` (:mod:`kg.graphs`), each with a reified statement
+(sentence, score, time); the same claim written twice is one statement.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import logging
 import os
 import re
 from pathlib import Path
 
-import pyoxigraph as ox
 import torch
 from transformers import AutoTokenizer
 
-from common.vocab import RDF, XSD
+from common.vocab import PROV, XSD
+from extraction.sentences import RuleSplitter
 from fusion.features import collate, encode_re
 from fusion.model import KnowledgeEnhancedModel
-from kg.iri import DEFAULT_BASE, IriScheme
+from kg.graphs import about_lines, add_to_graph, claim_lines, now, nt_literal
+from kg.iri import IriScheme
+from kg.store import graph_scheme
 
+log = logging.getLogger(__name__)
+
+NO_RELATION = "no_relation"
 _MARKED = re.compile(r"\[\[([^\[\]|]+)(?:\|([^\[\]]+))?\]\]")
 
 
 def parse_marked(text: str, scheme: IriScheme) -> tuple[str, list[dict]]:
-    """``"[[Paris]] is in [[France]]"`` -> plain text and its entity spans (with IRIs)."""
+    """``"[[Paris]] is in [[France|the French Republic]]"`` -> plain text and its entity
+    spans (surface, character offsets, IRI of the title)."""
     plain, spans, position = [], [], 0
     length = 0
     for match in _MARKED.finditer(text):
         plain.append(text[position:match.start()])
         length += match.start() - position
-        surface = match.group(1)
-        title = (match.group(2) or surface).strip()
+        title = match.group(1).strip()
+        surface = match.group(2) if match.group(2) is not None else match.group(1)
         spans.append({"start": length, "end": length + len(surface), "surface": surface,
                       "iri": scheme.resource(title)})
         plain.append(surface)
@@ -44,9 +56,24 @@ def parse_marked(text: str, scheme: IriScheme) -> tuple[str, list[dict]]:
 
 
 def pair_examples(text: str, spans: list[dict]) -> list[dict]:
-    return [{"text": text, "head": head, "tail": tail, "relation": "no_relation",
-             "sentence_id": f"input:{i}"}
-            for i, (head, tail) in enumerate(itertools.permutations(spans, 2))]
+    """One example per ordered pair of spans in the same sentence, the sentence as text
+    (offsets moved into it)."""
+    examples = []
+    protected = [(span["start"], span["end"]) for span in spans]
+    for number, (start, end) in enumerate(RuleSplitter().split(text, protected)):
+        inside = [{**span, "start": span["start"] - start, "end": span["end"] - start}
+                  for span in spans if start <= span["start"] and span["end"] <= end]
+        for i, (head, tail) in enumerate(itertools.permutations(inside, 2)):
+            examples.append({"text": text[start:end], "head": head, "tail": tail,
+                             "relation": NO_RELATION, "sentence_id": f"input:{number}:{i}"})
+    return examples
+
+
+def run_id(run: str | os.PathLike) -> str:
+    """A run's name in IRIs: its folder name and a hash of its absolute path (two runs in
+    different folders of the same name are two runs)."""
+    path = Path(run).resolve()
+    return f"{path.name}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
 
 
 class RelationPredictor:
@@ -65,6 +92,10 @@ class RelationPredictor:
         tokenizer = AutoTokenizer.from_pretrained(run)
         if model.config.task != "re":
             raise ValueError(f"{run} is a {model.config.task} model; predict needs an RE model")
+        if NO_RELATION not in model.config.labels:
+            log.warning("%s was trained without %s examples: it gives every pair a relation, "
+                        "however unrelated; raise --threshold or train with negatives", run,
+                        NO_RELATION)
         return cls(model, tokenizer, Path(run))
 
     @torch.no_grad()
@@ -87,40 +118,38 @@ class RelationPredictor:
         return results
 
 
-def write_predictions(directory: str | os.PathLike, predictions: list[dict], run_name: str,
-                      threshold: float = 0.5) -> int:
-    """Add predicted triples (score >= threshold, not ``no_relation``) to the named graph
-    ``<base>graph/predictions/<run_name>``, each with a reified statement holding the
-    sentence, the model and the score.  Returns the number of triples added."""
-    from kg.store import KnowledgeGraph
+def accepted(item: dict, threshold: float) -> bool:
+    """The model claims a relation for this pair: not ``no_relation``, probability at least
+    ``threshold``."""
+    return item["prediction"] != NO_RELATION and item["score"] >= threshold
 
-    graph = KnowledgeGraph.open(directory, read_only=False)
-    scheme = graph.scheme if graph.scheme else IriScheme(DEFAULT_BASE)
-    context = ox.NamedNode(f"{scheme.base}graph/predictions/{run_name}")
-    ont = scheme.base + "ontology/"
-    added = 0
-    for n, item in enumerate(predictions):
-        if item["prediction"] == "no_relation" or item["score"] < threshold:
-            continue
-        if not (item["head"].get("iri") and item["tail"].get("iri")):
-            continue
-        s = ox.NamedNode(item["head"]["iri"])
-        p = ox.NamedNode(scheme.property(item["prediction"]))
-        o = ox.NamedNode(item["tail"]["iri"])
-        statement = ox.NamedNode(f"{context.value}/statement/{n}")
-        quads = [
-            ox.Quad(s, p, o, context),
-            ox.Quad(statement, ox.NamedNode(RDF + "type"), ox.NamedNode(RDF + "Statement"), context),
-            ox.Quad(statement, ox.NamedNode(RDF + "subject"), s, context),
-            ox.Quad(statement, ox.NamedNode(RDF + "predicate"), p, context),
-            ox.Quad(statement, ox.NamedNode(RDF + "object"), o, context),
-            ox.Quad(statement, ox.NamedNode(ont + "sentence"), ox.Literal(item["text"]), context),
-            ox.Quad(statement, ox.NamedNode(ont + "model"), ox.Literal(run_name), context),
-            ox.Quad(statement, ox.NamedNode(ont + "score"),
-                    ox.Literal(f"{item['score']:.6f}", datatype=ox.NamedNode(XSD + "decimal")),
-                    context),
-        ]
-        graph.store.extend(quads)
-        added += 1
-    graph.store.flush()
-    return added
+
+def write_predictions(directory: str | os.PathLike, predictions: list[dict],
+                      run: str | os.PathLike, threshold: float = 0.5) -> dict:
+    """Add the accepted predictions between linked entities to the run's named graph
+    ``<base>graph/predictions/<run-id>`` (``kg.json`` records it).  Returns the graph IRI
+    and counts: claims written, and why the others were not."""
+    scheme = graph_scheme(directory)
+    graph = f"{scheme.base}graph/predictions/{run_id(run)}"
+    counts = {"written": 0, "no_relation": 0, "below_threshold": 0, "unlinked": 0}
+    lines = [about_lines(graph, {scheme.ontology("run"): nt_literal(str(Path(run).resolve())),
+                                 PROV + "generatedAtTime": f'"{now()}"^^<{XSD}dateTime>'})]
+    for item in predictions:
+        if item["prediction"] == NO_RELATION:
+            counts["no_relation"] += 1
+        elif item["score"] < threshold:
+            counts["below_threshold"] += 1
+        elif not (item["head"].get("iri") and item["tail"].get("iri")):
+            counts["unlinked"] += 1
+        else:
+            counts["written"] += 1
+            lines.append(claim_lines(
+                graph, item["head"]["iri"], scheme.property(item["prediction"]),
+                item["tail"]["iri"],
+                ((scheme.ontology("sentence"), nt_literal(item["text"])),
+                 (scheme.ontology("score"), nt_literal(float(item["score"])))), item["text"]))
+    info = {"kind": "predictions", "run": str(Path(run).resolve()), "threshold": threshold}
+    if counts["written"]:
+        add_to_graph(directory, graph, "".join(lines), info)
+    counts["graph"] = graph
+    return counts

@@ -248,33 +248,65 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(embedded, tiny_re, tmp
 
 
 def test_predict_into_the_graph_is_queryable(embedded, tiny_re, tmp_path):
+    """Wikipedia's link syntax, pairs within a sentence, IRIs in the output, the threshold
+    on what is shown and written, two calls never merging statements, kg.json kept."""
     run = tmp_path / "late"
     train(config_for(tiny_re, run, "late", embedded, max_steps=2))
     graph = tmp_path / "graph"
     shutil.copytree(embedded, graph)
-    text = "The capital of [[Alabama]] is [[Montgomery|Montgomery, Alabama]]."
-    done = subprocess.run(CLI + ["predict", str(run), "--text", text, "--into", str(graph),
-                                 "--threshold", "0"], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    lines = [json.loads(line) for line in done.stdout.splitlines()]
-    assert {(x["head"], x["tail"]) for x in lines} == {("Alabama", "Montgomery"),
+    text = ("The capital of [[Alabama]] is [[Montgomery, Alabama|Montgomery]]. "
+            "[[Mobile, Alabama|Mobile]] lies on the coast.")
+
+    def predict(*options):
+        done = subprocess.run(CLI + ["predict", str(run), "--text", text, *options],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return [json.loads(line) for line in done.stdout.splitlines()], done.stderr
+
+    shown, _ = predict("--all")
+    assert {(x["head"], x["tail"]) for x in shown} == {("Alabama", "Montgomery"),
                                                       ("Montgomery", "Alabama")}
-    assert all(0 <= x["score"] <= 1 for x in lines)
+    montgomery = "http://example.org/wikikg/resource/Montgomery,_Alabama"
+    assert {x["head_iri"] for x in shown} == {montgomery,
+                                              "http://example.org/wikikg/resource/Alabama"}
+    for x in shown:
+        assert x["text"] == "The capital of Alabama is Montgomery." and 0 <= x["score"] <= 1
+        assert (x["relation"] == "no_relation") == (x["relation_iri"] is None)
+    cut = max(x["score"] for x in shown) + 1e-6
+    assert predict("--threshold", f"{min(cut, 1.0)}")[0] == []          # nothing reaches it
+    for _ in range(2):                                                   # the same claims twice
+        _, said = predict("--into", str(graph), "--threshold", "0")
+    claimed = [x for x in shown if x["best"] != "no_relation"]
+    assert claimed, "the tiny model claims a relation for at least one pair"
+    assert f"added {len(claimed)} predicted triples" in said
+    other = tmp_path / "elsewhere" / "late"                              # same folder name
+    shutil.copytree(run, other)
+    subprocess.run(CLI + ["predict", str(other), "--text", text, "--into", str(graph),
+                          "--threshold", "0"], check=True, capture_output=True)
     rows = KnowledgeGraph.open(graph).query(
         "PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> "
-        "SELECT ?s ?o ?score ?sentence WHERE { GRAPH ?g { ?st rdf:subject ?s ; rdf:object ?o ; "
-        "<http://example.org/wikikg/ontology/score> ?score ; "
+        "SELECT ?g ?st ?s ?o ?score ?sentence WHERE { GRAPH ?g { ?st rdf:subject ?s ; "
+        "rdf:object ?o ; <http://example.org/wikikg/ontology/score> ?score ; "
         "<http://example.org/wikikg/ontology/sentence> ?sentence } }")
-    no_relation = sum(x["relation"] == "no_relation" for x in lines)
-    assert len(rows) == 2 - no_relation
-    for row in rows:
-        assert row["sentence"] == "The capital of Alabama is Montgomery."
+    assert len(rows) == 2 * len(claimed) == len({row["st"] for row in rows})
+    assert len({row["g"] for row in rows}) == 2
+    per_statement = KnowledgeGraph.open(graph).query(
+        "PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> "
+        "SELECT ?st (COUNT(?s) AS ?n) WHERE { GRAPH ?g { ?st rdf:subject ?s } } GROUP BY ?st")
+    assert all(row["n"] == 1 for row in per_statement)
+    meta = json.loads((graph / "kg.json").read_text())
+    assert sorted(meta["graphs"]) == sorted({row["g"] for row in rows})
+    assert meta["triples"] == len(KnowledgeGraph.open(graph))
     predictor = RelationPredictor.from_pretrained(run)
     again = predictor.predict([{"text": "The capital of Alabama is Montgomery.",
                                 "head": {"start": 15, "end": 22, "iri": None, "surface": "Alabama"},
                                 "tail": {"start": 26, "end": 36, "iri": None,
                                          "surface": "Montgomery"}}])
     assert again[0]["prediction"] in predictor.labels
+    not_a_run = subprocess.run(CLI + ["predict", str(graph), "--text", text],
+                               capture_output=True, text=True)
+    assert not_a_run.returncode == 1 and len(not_a_run.stderr.strip().splitlines()) == 1
+    assert "not a model saved by `wikikg train`" in not_a_run.stderr
 
 
 def test_ner_with_late_fusion_reports_entity_level_scores(embedded, tmp_path):

@@ -167,39 +167,70 @@ def train(ctx, data, out, kg_dir, base_model, config_file, assignments, resume, 
 @click.command(epilog="""
 \b
 Examples:
-  wikikg predict runs/fewrel-layer --text "The [[Eads Bridge]] crosses the [[Mississippi River]]."
+  wikikg predict runs/fewrel-layer --text "The [[Eads Bridge]] crosses the [[Mississippi River|Mississippi]]."
   wikikg predict runs/sample-layer --input out/sample-re/test.jsonl --into out/sample --threshold 0.8
+  wikikg predict runs/sample-layer --text "..." --all      # every pair, no_relation included
 """)
 @click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--text", help="Text with entities marked [[Surface]] or [[Surface|Title]].")
+@click.option("--text", help="Text with entities marked as Wikipedia links, [[Title]] or "
+              "[[Title|surface]]; pairs are taken within each sentence.")
 @click.option("--input", "input_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="JSONL of RE examples (text, head, tail).")
+              help="JSONL of RE examples (text, head, tail; see docs/formats.md).")
 @click.option("--into", "into_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Add predictions to this graph (a separate named graph).")
-@click.option("--threshold", default=0.5, show_default=True, type=click.FloatRange(0, 1))
-def predict(run, text, input_file, into_dir, threshold):
-    """Predict relations (with confidence) for marked or given entity pairs."""
+              help="Add the accepted predictions to this graph (the run's own named graph).")
+@click.option("--threshold", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="A relation is accepted (shown, written) at this probability or more.")
+@click.option("--all", "show_all", is_flag=True,
+              help="Show every pair, those without an accepted relation as no_relation.")
+def predict(run, text, input_file, into_dir, threshold, show_all):
+    """Predict relations (with confidence) for marked or given entity pairs: one JSON line
+    per pair with the relation's IRI and the entities' IRIs."""
     import json
 
     from common.jsonl import read_jsonl
-    from fusion.predict import RelationPredictor, pair_examples, parse_marked, write_predictions
+    from fusion.predict import (
+        NO_RELATION,
+        RelationPredictor,
+        accepted,
+        pair_examples,
+        parse_marked,
+        write_predictions,
+    )
+    from kg import GraphError
     from kg.iri import IriScheme
 
     if bool(text) == bool(input_file):
         raise click.UsageError("give exactly one of --text or --input")
-    predictor = RelationPredictor.from_pretrained(run)
+    try:
+        predictor = RelationPredictor.from_pretrained(run)
+    except (OSError, ValueError) as exc:
+        raise WikikgError(str(exc)) from exc
+    scheme = IriScheme(predictor.model.config.base_iri)
     if text:
-        plain, spans = parse_marked(text, IriScheme(predictor.model.config.base_iri))
-        if len(spans) < 2:
-            raise click.UsageError("mark at least two entities as [[...]]")
+        plain, spans = parse_marked(text, scheme)
         examples = pair_examples(plain, spans)
+        if not examples:
+            raise click.UsageError("mark at least two entities in one sentence as [[Title]] "
+                                   "or [[Title|surface]]")
     else:
         examples = list(read_jsonl(input_file))
     predictions = predictor.predict(examples)
     for item in predictions:
-        click.echo(json.dumps({"head": item["head"]["surface"], "tail": item["tail"]["surface"],
-                               "relation": item["prediction"], "score": round(item["score"], 4),
-                               "text": item["text"]}, ensure_ascii=False))
+        claimed = accepted(item, threshold)
+        if claimed or show_all:
+            relation = item["prediction"] if claimed else NO_RELATION
+            click.echo(json.dumps({
+                "head": item["head"]["surface"], "tail": item["tail"]["surface"],
+                "relation": relation, "score": round(item["score"], 4),
+                "head_iri": item["head"].get("iri"), "tail_iri": item["tail"].get("iri"),
+                "relation_iri": scheme.property(relation) if claimed else None,
+                "best": item["prediction"], "text": item["text"]}, ensure_ascii=False))
     if into_dir:
-        added = write_predictions(into_dir, predictions, run.name, threshold)
-        click.echo(f"added {added} predicted triples to {into_dir}", err=True)
+        try:
+            counts = write_predictions(into_dir, predictions, run, threshold)
+        except (GraphError, OSError) as exc:
+            raise WikikgError(str(exc)) from exc
+        skipped = ", ".join(f"{counts[k]} {k.replace('_', ' ')}" for k in
+                            ("no_relation", "below_threshold", "unlinked") if counts[k])
+        click.echo(f"added {counts['written']} predicted triples to <{counts['graph']}> in "
+                   f"{into_dir}" + (f" (not written: {skipped})" if skipped else ""), err=True)
