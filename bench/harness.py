@@ -7,6 +7,7 @@ import os
 import re
 import statistics
 import subprocess
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -16,21 +17,24 @@ SHARED = ROOT.parent / "shared" / "data"
 BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
 
 
-def run_measured(command: list[str], env: dict | None = None) -> tuple[float, float]:
+def run_measured(command: list[str], env: dict | None = None,
+                 log: Path | None = None) -> tuple[float, float]:
     """Run a command; return (wall seconds, peak RSS MiB of it and its waited-for children).
+    Its stderr goes to ``log`` (a file) when given, and into the error if it fails.
 
     Linux starts a child's ``ru_maxrss`` at its parent's peak RSS (``exec`` carries the
     old address space's high-water mark over), so keep the bench process small: build big
     inputs through :func:`in_fresh_process`."""
+    log = log or Path(tempfile.mkstemp(prefix="bench-", suffix=".log")[1])
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env={**os.environ, **(env or {})})
-    _, status, usage = os.wait4(process.pid, 0)
+    with open(log, "wb") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr,
+                                   env={**os.environ, **(env or {})})
+        _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
-    stderr = process.stderr.read().decode(errors="replace")
-    process.stderr.close()
     if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{stderr[-2000:]}")
+        raise RuntimeError(f"{' '.join(command)} failed:\n"
+                           f"{log.read_text(errors='replace')[-2000:]}")
     return wall, usage.ru_maxrss / 1024
 
 
