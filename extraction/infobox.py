@@ -183,7 +183,10 @@ def _with_embedded(name: str, templates: list) -> Iterator[tuple[str, Template]]
         embedded = []
         for param in template.params:
             for inner in param.value.filter_templates(recursive=False):
-                inner_name = normalize_infobox_name(str(inner.name))
+                raw_name = str(inner.name).lower()
+                if "box" not in raw_name and "begin" not in raw_name:
+                    continue  # the common case, without normalising the name
+                inner_name = normalize_infobox_name(raw_name)
                 if INFOBOX_NAME.match(inner_name):
                     param.value.remove(inner)
                     embedded.append((inner_name, inner))

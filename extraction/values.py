@@ -175,6 +175,8 @@ def unwrap(code: Wikicode) -> Wikicode:
     replaced by it."""
     for _ in range(4):  # a wrapper's content may be another wrapper
         changed = False
+        if not any(isinstance(node, (Template, Tag)) for node in code.nodes):
+            return code  # the common case: nothing to unwrap
         for template in code.filter_templates(recursive=True):
             text = _template_text(template)
             if text is not None:
@@ -399,13 +401,14 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
             value = value_template(node, titles)
             if value:
                 return [value]
-    files = [link for link, _ in _links(code)
-             if (titles.parse(str(link.title)) or (None,))[0] == NS_FILE]
-    for link in files:  # a file and its size or caption: the graph has no file IRIs
-        code.remove(link)  # (a flag icon before a name leaves the name)
     links = list(_links(code))
-    if files and not clean_inline(code):
-        return []
+    files = [link for link, _ in links if (titles.parse(str(link.title)) or (None,))[0] == NS_FILE]
+    if files:  # a file and its size or caption: the graph has no file IRIs
+        for link in files:  # (a flag icon before a name leaves the name)
+            code.remove(link)
+        if not clean_inline(code):
+            return []
+        links = list(_links(code))
     outside = _link_titles(links, titles, inside=False)
     shown = _shown_value(code, links, key, lang)
     if shown:
@@ -438,6 +441,8 @@ def _links_as_text(code: Wikicode, titles: TitleNormalizer) -> Wikicode:
     Machine Company]]``, ``[[List of dialling codes#030|030]]``), a piped link to a list
     page (``[[List of sovereign states|Country]]``; an unpiped one or a ``(Full list)`` is
     dropped: a pointer, not a value) and a currency symbol (``[[Dollar américain|$]]``)."""
+    if not any(isinstance(node, (Wikilink, Tag)) for node in code.nodes):
+        return code
     for link in code.filter_wikilinks(recursive=True):
         target = str(link.title).strip()
         text = link.text.strip_code().strip() if link.text is not None else None
@@ -462,9 +467,15 @@ def _links_as_text(code: Wikicode, titles: TitleNormalizer) -> Wikicode:
 def _is_phrase(code: Wikicode) -> bool:
     """Whether the words between an item's links (outside parentheses) join them into one
     phrase (``Leader of the [[CDU]] in [[Mecklenburg]]``) rather than list them."""
-    outside = "".join(str(node) for node in _outside_parentheses(code).nodes
-                      if isinstance(node, Text))
-    return bool(_PHRASE_WORD.search(outside))
+    outside, depth = [], 0
+    for node in code.nodes:
+        if isinstance(node, Text):
+            for char in str(node):
+                depth += char == "("
+                if depth == 0:
+                    outside.append(char)
+                depth -= char == ")" and depth > 0
+    return bool(_PHRASE_WORD.search("".join(outside)))
 
 
 def _shown_value(code: Wikicode, links: list, key: str, lang: str) -> Value | None:
@@ -474,7 +485,9 @@ def _shown_value(code: Wikicode, links: list, key: str, lang: str) -> Value | No
     if len(links) != 1 or links[0][0].text is None:
         return None
     shown = clean_inline(links[0][0].text)
-    if not shown or clean_inline(_without_small(mwparserfromhell.parse(str(code)))) != shown:
+    alone = all(node is links[0][0] or isinstance(node, Template)
+                or (isinstance(node, Text) and not str(node).strip(" ,;·")) for node in code.nodes)
+    if not shown or not alone:
         return None
     date = parse_date(shown, allow_year=bool(_DATE_KEY.search(key)))
     if date or not re.fullmatch(r"\d[\d,.]*", shown) or _YEAR.match(shown):
