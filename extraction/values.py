@@ -486,7 +486,7 @@ def _shown_value(code: Wikicode, links: list, key: str, lang: str) -> Value | No
         return None
     shown = clean_inline(links[0][0].text)
     alone = all(node is links[0][0] or isinstance(node, Template)
-                or (isinstance(node, Text) and not str(node).strip(" ,;·")) for node in code.nodes)
+                or (isinstance(node, Text) and not str(node).strip(" ,;·\n")) for node in code.nodes)
     if not shown or not alone:
         return None
     date = parse_date(shown, allow_year=bool(_DATE_KEY.search(key)))

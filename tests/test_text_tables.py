@@ -116,7 +116,7 @@ def test_what_is_not_one_number(text):
     ("[[16 août]] [[1958]]", "date de naissance", [("date", "1958-08-16")]),
     # the hand audit's failure classes (docs/benchmarks.md, Extraction quality: hand audit)
     # a piped link whose text is a date or a number is that date or number
-    ("[[2018 Christian Democratic Union of Germany leadership election|7 December 2018]]",
+    ("[[2018 Christian Democratic Union of Germany leadership election|7 December 2018]]\n",
      "term_end1", [("date", "2018-12-07")]),
     ("[[Porsche-Piëch family#Piëch descendants of Louise Porsche|13]]", "children",
      [("integer", "13")]),
