@@ -108,18 +108,15 @@ def infobox_facts(subject: str, page_id: int, wikitext: str, titles: TitleNormal
             if name not in names:
                 names.append(name)
             facts.extend(_template_facts(subject, page_id, name, template, titles, lang))
-    if not names:
-        rows = list(table_infobox_rows(wikitext, titles))
-        if rows:
-            names.append(TABLE_INFOBOX)
-        for label, value in rows:
+    if not names:  # a table is no class: its facts only say where they come from
+        for label, value in table_infobox_rows(wikitext, titles):
             key = normalize_key(label)
             facts.extend(Fact(subject, page_id, TABLE_INFOBOX, key, label, v)
                          for v in parse_value(value, key, titles, lang))
     return names, facts
 
 
-TABLE_INFOBOX = "table"  # the infobox name of facts from an infobox drawn as a wikitable
+TABLE_INFOBOX = "table"  # the `infobox` of facts from an infobox drawn as a wikitable
 _TABLE_OPEN = re.compile(r"^[ \t]*\{\|(?P<attrs>.*)$", re.M)
 _TABLE_LINE = re.compile(r"^[ \t]*(\{\||\|\})", re.M)
 _LINK = re.compile(r"\[\[[^\[\]\n]*\]\]")
