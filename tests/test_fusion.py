@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 from transformers import AutoTokenizer
@@ -22,9 +23,10 @@ from fusion.datasets import DistantConfig, build_ner_dataset, build_re_dataset
 from fusion.features import collate, encode_re
 from fusion.model import KnowledgeEnhancedModel, build_model, standardized
 from fusion.predict import RelationPredictor
+from fusion.reasoning import Combination, candidates, features, graph_logits, text_probabilities
 from fusion.train import TrainConfig, Trainer, optimizer_for, train
 from kg import KnowledgeGraph
-from kg.embedding import EmbedConfig, EntityEmbeddings, pipeline
+from kg.embedding import EmbedConfig, EntityEmbeddings, LinkScorer, pipeline
 
 from .conftest import assert_same_run
 
@@ -247,11 +249,17 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(embedded, tiny_re, tmp
     assert_same_run(json.loads((run / "metrics.json").read_text()), whole)
 
 
-def test_predict_into_the_graph_is_queryable(embedded, tiny_re, tmp_path):
+@pytest.fixture(scope="module")
+def late_run(embedded, tiny_re, tmp_path_factory):
+    run = tmp_path_factory.mktemp("fusion") / "late"
+    train(config_for(tiny_re, run, "late", embedded, max_steps=2))
+    return run
+
+
+def test_predict_into_the_graph_is_queryable(embedded, late_run, tmp_path):
     """Wikipedia's link syntax, pairs within a sentence, IRIs in the output, the threshold
     on what is shown and written, two calls never merging statements, kg.json kept."""
-    run = tmp_path / "late"
-    train(config_for(tiny_re, run, "late", embedded, max_steps=2))
+    run = late_run
     graph = tmp_path / "graph"
     shutil.copytree(embedded, graph)
     text = ("The capital of [[Alabama]] is [[Montgomery, Alabama|Montgomery]]. "
@@ -307,6 +315,37 @@ def test_predict_into_the_graph_is_queryable(embedded, tiny_re, tmp_path):
                                capture_output=True, text=True)
     assert not_a_run.returncode == 1 and len(not_a_run.stderr.strip().splitlines()) == 1
     assert "not a model saved by `wikikg train`" in not_a_run.stderr
+
+
+def test_text_and_graph_evidence_of_candidate_triples(embedded, tiny_re, late_run):
+    """fusion.reasoning on real parts: each triple's graph score is the scorer's, its text
+    probability the best over the pair's sentences, and the combination fitted on dev
+    gives probabilities that rank test candidates."""
+    kg = KnowledgeGraph.open(embedded)
+    labels = [r["name"] for r in json.loads((tiny_re / "relations.json").read_text())["relations"]]
+    relations = [kg.scheme.property(label) for label in labels if label != "no_relation"]
+    stated = {triple for p in relations for triple in kg.triples(predicate=p)}
+    scorer = LinkScorer.from_pretrained(embedded / "embeddings" / "tiny")
+    predictor = RelationPredictor.from_pretrained(late_run)
+    dev = candidates(list(read_jsonl(tiny_re / "dev.jsonl")), relations, stated)
+    assert len(dev.triples) == len(dev.examples) * len(relations) and dev.labels.any()
+    graph = graph_logits(scorer, dev.triples)
+    s, p, o = dev.triples[0]
+    if not np.isnan(graph[0]):
+        direct = scorer.score(torch.tensor([scorer.ids[s]]),
+                              torch.tensor([scorer.relations.index(p)]))[0, scorer.ids[o]]
+        assert graph[0] == pytest.approx(float(direct), abs=1e-5)
+    text = text_probabilities(predictor, dev, kg.scheme)
+    sentences = predictor.predict(dev.examples[(s, o)])
+    label = labels[[kg.scheme.property(name) for name in labels].index(p)]
+    assert text[0] == pytest.approx(max(item["scores"][label] for item in sentences))
+    x = features(graph, text)
+    assert x.shape == (len(dev.triples), 4) and np.isfinite(x).all()
+    combination = Combination.fit(x, dev.labels)
+    test = candidates(list(read_jsonl(tiny_re / "test.jsonl")), relations, stated)
+    probability = combination.predict(features(graph_logits(scorer, test.triples),
+                                               text_probabilities(predictor, test, kg.scheme)))
+    assert ((0 < probability) & (probability < 1)).all() and len(probability) == len(test.triples)
 
 
 def test_ner_with_late_fusion_reports_entity_level_scores(embedded, tmp_path):
