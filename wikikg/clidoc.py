@@ -19,15 +19,16 @@ INTRO = """\
 Generated with `python -m wikikg.clidoc > docs/cli.md` from `wikikg <command> --help`. Each
 command is a thin layer over a library call: `build` → `extraction.build` (+ `kg.assemble`),
 `import`/`export` → `kg.io`, `query` → `kg.KnowledgeGraph.query`, `serve` →
-`kg.server.app.serve`, `embed` → `kg.embedding.pipeline`, `dataset …` → `fusion.datasets`,
+`kg.server.app.serve`, `embed` → `kg.embedding.pipeline`, `complete` →
+`kg.embedding.complete.pipeline`, `dataset …` → `fusion.datasets`,
 `train` → `fusion.train.train`, `predict` → `fusion.predict.RelationPredictor`, `pipeline` →
 `wikikg.pipeline.run_pipeline`.
 """
 
 
 # top-level commands in the order data flows through them; any other command follows
-ORDER = ("build", "repack", "import", "export", "query", "serve", "embed", "dataset", "train",
-         "predict", "pipeline")
+ORDER = ("build", "repack", "import", "export", "query", "serve", "embed", "complete", "dataset",
+         "train", "predict", "pipeline")
 
 
 def command_paths(command: click.Command = main, prefix: tuple[str, ...] = ()) -> Iterator[tuple]:
