@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
-import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -32,12 +31,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
+import mwparserfromhell  # noqa: E402
+
 from extraction.dump import DumpReader  # noqa: E402
 from extraction.infobox import INFOBOX_NAME, find_infoboxes, infobox_facts  # noqa: E402
 from extraction.titles import TitleNormalizer  # noqa: E402
 from extraction.wikitext import strip_noise, template_name  # noqa: E402
-
-import mwparserfromhell  # noqa: E402
 
 SHARED = HERE.parents[2] / "shared" / "data" / "dumps"
 FACT_COLUMNS = ["article", "infobox", "raw_key", "kind", "value", "verdict", "class", "note"]
@@ -163,7 +162,8 @@ def score(stage: str) -> None:
     for row in param_rows:
         per[row["article"]]["params"] += 1
         per[row["article"]]["recalled"] += (row["article"], row["infobox"], row["raw_key"]) in ok_keys
-    print("| article | facts | correct | precision | parameters with a value | with a correct fact | recall |")
+    print("| article | facts | correct | precision | parameters with a value | "
+          "with a correct fact | recall |")
     print("|---|---|---|---|---|---|---|")
     total = Counter()
     for article, counts in per.items():
