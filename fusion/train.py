@@ -38,7 +38,6 @@ from transformers import get_linear_schedule_with_warmup
 
 from common import distributed
 from common.atomic import atomic_directory
-from common.jsonl import read_jsonl
 from common.plots import save_figure
 from fusion.config import (
     METRICS_NAME,
@@ -47,6 +46,8 @@ from fusion.config import (
     FusionConfig,
     TrainConfig,
 )
+from fusion.datasets.schema import SPLITS
+from fusion.datasets.validate import load_split, read_labels
 from fusion.features import collate, encode_ner, encode_re
 from fusion.metrics import f1_interval, format_report, ner_scores, outcome_counts, re_scores
 from fusion.model import WEIGHTS_NAME, KnowledgeEnhancedModel, build_model
@@ -84,12 +85,6 @@ def load_entities(config: TrainConfig) -> EntityEmbeddings | None:
         raise ValueError(f"--fusion {config.fusion} needs --kg DIR and --embeddings NAME")
     table = EntityEmbeddings.from_pretrained(Path(config.kg) / "embeddings" / config.embeddings)
     return table.control(config.entity_control, config.seed)
-
-
-def label_set(data: Path, task: str) -> list[str]:
-    if task == "re":
-        return [r["name"] for r in json.loads((data / "relations.json").read_text())["relations"]]
-    return json.loads((data / "labels.json").read_text())["labels"]
 
 
 def apply_freeze(model: KnowledgeEnhancedModel, freeze: str) -> None:
@@ -138,7 +133,9 @@ class Trainer:
         self.out = Path(config.out)
         self.device = distributed.resolve_device(config.device)
         seed_everything(config.seed)
-        self.labels = label_set(self.data, config.task)
+        self.labels = read_labels(self.data, config.task)
+        # every record checked before the model loads: a bad line fails in a second
+        records = {s: load_split(self.data, s, config.task, self.labels) for s in SPLITS}
         self.label_ids = {label: i for i, label in enumerate(self.labels)}
         self.entities = load_entities(config)
         fusion_config = FusionConfig(
@@ -154,7 +151,7 @@ class Trainer:
         # pooler feeds no head), so DDP must look for them, as the HF Trainer does.
         self.wrapped = distributed.wrap(self.model, self.device, find_unused_parameters=True)
         self.encode = encode_re if config.task == "re" else encode_ner
-        self.splits = {s: self._features(s) for s in ("train", "dev", "test")}
+        self.splits = {s: self._features(records[s]) for s in SPLITS}
         if config.max_train_examples:
             self.splits["train"] = tuple(part[: config.max_train_examples]
                                          for part in self.splits["train"])
@@ -172,9 +169,7 @@ class Trainer:
         self.step, self.epoch, self.best, self.stale = 0, 0, -1.0, 0
         self.history: list[dict] = []
 
-    def _features(self, split: str) -> tuple[list[dict], list[dict]]:
-        path = self.data / f"{split}.jsonl"
-        records = list(read_jsonl(path)) if path.exists() else []
+    def _features(self, records: list[dict]) -> tuple[list[dict], list[dict]]:
         features = [self.encode(r, self.tokenizer, self.model.config, self.entities,
                                 self.label_ids) for r in records]
         return features, records

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -262,3 +263,110 @@ def test_distant_sets_are_joined_out_of_core_under_a_budget(sample_graph, re_set
         (line,) = done.stderr.strip().splitlines()
         assert "memory budget is too small" in line
         assert not (tmp_path / f"tiny-{kind}").exists() and not any(spill.iterdir())
+
+
+# --- the schema: `wikikg dataset validate` and `wikikg train` on corrupted copies -------
+
+RE_CORRUPTIONS = [  # what is done to one record, the field named, words of the message
+    (lambda r: r.pop("tail"), "tail", "missing (required)"),
+    (lambda r: r["head"].update(end=len(r["text"]) + 5), "head.end", "beyond the text"),
+    (lambda r: r["tail"].update(start=r["tail"]["end"]), "tail.end", "not after start"),
+    (lambda r: r["head"].update(start=-1), "head.start", "is negative"),
+    (lambda r: r["head"].update(surface=r["head"]["surface"] + "x"), "head.surface", "is not text["),
+    (lambda r: r["tail"].update(start=str(r["tail"]["start"])), "tail.start",
+     "must be an integer, not a string"),
+    (lambda r: r.update(relation="ceo_of"), "relation", "'ceo_of' is not in relations.json"),
+    (lambda r: r.update(text=None), "text", "must be a string, not null"),
+    (lambda r: r["head"].update(type="PERSON"), "head.type", "'PERSON' is not one of"),
+    (lambda r: r.update(direction="up"), "direction", "not forward or backward"),
+]
+NER_CORRUPTIONS = [
+    (lambda r: r.pop("tags"), "tags", "missing (required)"),
+    (lambda r: r["tags"].__setitem__(1, "B-DATE"), "tags[1]", "'B-DATE' is not in labels.json"),
+    (lambda r: r["tags"].pop(), "tags", "tags for"),
+    (lambda r: r["tokens"].__setitem__(0, ""), "tokens[0]", "non-empty string"),
+    (lambda r: r.update(links=[[0, len(r["tokens"]) + 1, R + "X"]]), "links[0]", "not inside"),
+]
+
+
+def corrupted_copy(source, out, split, corruptions, extra_lines=()):
+    """A copy of a dataset whose ``split`` has corruption *k* applied to its line *k* + 1
+    and ``extra_lines`` appended; returns the line number of each appended line."""
+    shutil.copytree(source, out)
+    path = out / f"{split}.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, (corrupt, _, _) in enumerate(corruptions):
+        record = json.loads(lines[number])
+        corrupt(record)
+        lines[number] = json.dumps(record, ensure_ascii=False)
+    path.write_text("\n".join([*lines, *extra_lines]) + "\n", encoding="utf-8")
+    return list(range(len(lines) + 1, len(lines) + 1 + len(extra_lines)))
+
+
+def wikikg(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "wikikg.cli", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd)
+
+
+def lines_of(corruptions):
+    """``(line, field, words)`` of the problems that ``corrupted_copy`` made."""
+    return [(n, field, words) for n, (_, field, words) in enumerate(corruptions, 1)]
+
+
+def assert_reported(done, path, expected, records):
+    """Exactly one stdout line per ``(line, field, words)`` expected, naming file:line and
+    field; exit 1 with a one-line summary."""
+    found = done.stdout.splitlines()
+    assert len(found) == len(expected), done.stdout
+    for line, (number, field, words) in zip(found, expected):
+        assert line.startswith(f"{path}:{number}: {field}: ") and words in line, (line, number)
+    assert done.returncode == 1
+    (summary,) = done.stderr.strip().splitlines()
+    assert f"{len(expected)} problems in {len(expected)} of {records} records" in summary
+
+
+def test_validate_names_file_line_and_field_of_every_problem(re_set, sample_graph, tmp_path):
+    source, stats = re_set
+    done = wikikg("dataset", "validate", source)
+    records = sum(stats["splits"].values())
+    assert done.returncode == 0 and done.stdout == "", done.stderr
+    assert f"{records} records, all valid" in done.stderr
+    bad = tmp_path / "bad-re"
+    appended = corrupted_copy(source, bad, "dev", RE_CORRUPTIONS, ['{"text": "cut', "[1, 2]"])
+    done = wikikg("dataset", "validate", bad)
+    expected = [*lines_of(RE_CORRUPTIONS), (appended[0], "record", "not valid JSON"),
+                (appended[1], "record", "must be a JSON object, not an array")]
+    assert_reported(done, bad / "dev.jsonl", expected, records + len(appended))
+
+    build_ner_dataset(sample_graph, tmp_path / "ner")
+    ner_records = sum(1 for _ in examples(tmp_path / "ner"))
+    assert wikikg("dataset", "validate", tmp_path / "ner").returncode == 0
+    corrupted_copy(tmp_path / "ner", tmp_path / "bad-ner", "train", NER_CORRUPTIONS)
+    assert_reported(wikikg("dataset", "validate", tmp_path / "bad-ner"),
+                    tmp_path / "bad-ner" / "train.jsonl", lines_of(NER_CORRUPTIONS), ner_records)
+
+    (tmp_path / "bad-re" / "relations.json").write_text('{"relations": [{"id": 0}]}')
+    done = wikikg("dataset", "validate", tmp_path / "bad-re")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        f"Error: {tmp_path / 'bad-re' / 'relations.json'}: relations[].name: not as "
+        "docs/formats.md describes (KeyError('name'))"]
+    done = wikikg("dataset", "validate", sample_graph)
+    assert done.returncode == 1 and "not a dataset" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("split, corruption", [("train", 0), ("test", 1)],
+                         ids=["missing-field", "offset-beyond-text"])
+def test_train_refuses_a_bad_dataset_in_one_line(re_set, tmp_path, split, corruption):
+    """A missing field was a 51-line ``KeyError`` traceback; an offset beyond the sentence
+    trained silently.  Both now stop before training: file:line and field, exit 1."""
+    bad = tmp_path / "bad"
+    corrupted_copy(re_set[0], bad, split, [RE_CORRUPTIONS[corruption]])
+    done = wikikg("train", bad, "--out", tmp_path / "run", "--max-steps", "1", "--device", "cpu")
+    assert done.returncode == 1
+    (line,) = done.stderr.strip().splitlines()
+    field = RE_CORRUPTIONS[corruption][1]
+    assert line.startswith(f"Error: {bad / f'{split}.jsonl'}:1: {field}: "), line
+    assert not (tmp_path / "run").exists()

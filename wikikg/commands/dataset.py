@@ -18,6 +18,7 @@ Examples:
   wikikg dataset fewrel ../shared/data/re/fewrel/val_wiki.json --out out/fewrel \\
       --entity-map ../shared/data/kg/FB15k-237/entity2wikidata.json
   wikikg dataset stats out/fewrel --kg out/fb15k
+  wikikg dataset validate out/my-converted-set
 """)
 def dataset():
     """Build or import relation-extraction and NER training sets."""
@@ -148,3 +149,28 @@ def dataset_stats_cmd(data, kg_dir):
         click.echo(print_table(dataset_stats(data, graph)))
     except (FileNotFoundError, GraphError) as exc:
         raise WikikgError(str(exc)) from exc
+
+
+@dataset.command("validate")
+@click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def dataset_validate(data):
+    """Check every record of the RE or NER set in DATA against docs/formats.md: one line per
+    problem (FILE:LINE: FIELD: what is wrong), exit 1 if there is any.
+
+    `wikikg train` makes the same checks and stops at the first problem.
+    """
+    from fusion.datasets.validate import DatasetError, validate_dataset
+
+    records = bad = problems = 0
+    try:
+        for found in validate_dataset(data):
+            records += 1
+            bad += bool(found)
+            problems += len(found)
+            for problem in found:
+                click.echo(str(problem))
+    except DatasetError as exc:
+        raise WikikgError(str(exc)) from exc
+    if problems:
+        raise WikikgError(f"{data}: {problems} problems in {bad} of {records} records")
+    click.echo(f"{data}: {records} records, all valid", err=True)
