@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import zipfile
@@ -29,7 +30,11 @@ def shared_data() -> Path | None:
 
 
 def cache_dir() -> Path:
-    return PROJECT_ROOT / "data" / "cache"
+    """A checkout's ignored ``data/cache``; for an installed wheel (whose parent folder is
+    site-packages, not to be written to) the user's cache, ``$XDG_CACHE_HOME/wikikg``."""
+    if (PROJECT_ROOT / "pyproject.toml").is_file():
+        return PROJECT_ROOT / "data" / "cache"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wikikg"
 
 
 def default_dump() -> Path:

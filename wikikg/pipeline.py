@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from common.atomic import atomic_file
@@ -30,7 +31,7 @@ MANIFEST = "manifest.json"
 _HASH_WHOLE_FILE_UP_TO = 256 << 20
 
 
-PIPELINE_DEFAULTS = Path(__file__).with_name("pipeline.toml")
+PIPELINE_DEFAULTS = "pipeline.toml"  # package data of wikikg
 # TrainConfig fields the pipeline sets itself for each run
 _PIPELINE_SET = {"data", "out", "task", "fusion", "kg", "embeddings", "resume", "progress"}
 
@@ -44,7 +45,9 @@ def default_config() -> dict:
 
     config = {"build": {}, "dataset": defaults(DistantConfig), "embed": defaults(EmbedConfig),
               "train": {k: v for k, v in defaults(TrainConfig).items() if k not in _PIPELINE_SET}}
-    for section, values in read_file(PIPELINE_DEFAULTS).items():
+    with resources.as_file(resources.files("wikikg") / PIPELINE_DEFAULTS) as path:
+        pipeline_defaults = read_file(path)
+    for section, values in pipeline_defaults.items():
         config[section].update(values)
     return config
 

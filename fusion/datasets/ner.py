@@ -1,6 +1,6 @@
 """A distantly supervised NER set from a build's linked mentions.
 
-Each linked entity's class comes from its infobox through ``data/infobox_classes.tsv``
+Each linked entity's class comes from its infobox through ``infobox_classes.tsv`` (package data)
 (PER / ORG / LOC / MISC).  A mention whose entity has no known class cannot be labelled,
 and calling its tokens ``O`` would teach the model that names are not entities, so the
 rule for ``O`` is strict: a sentence is kept only if (1) every linked mention has a class,
@@ -21,6 +21,7 @@ import re
 import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass
+from importlib import resources
 from pathlib import Path
 
 from common.duck import DEFAULT_MEMORY_LIMIT, Database, OrderedGroups, ParquetRows, parse_size
@@ -46,7 +47,7 @@ from fusion.datasets.splits import split_of, unit_hash
 from kg.iri import IriScheme
 from kg.store import graph_scheme
 
-TABLE = Path(__file__).resolve().parents[2] / "data" / "infobox_classes.tsv"
+TABLE = "infobox_classes.tsv"  # package data of fusion.datasets: found in a wheel too
 LINK_FOLDS = 5  # cross-fitting of the linker's alias table over the train pages
 
 
@@ -60,9 +61,12 @@ class NERConfig:
 class ClassTable:
     """Infobox name -> NER class, from the documented TSV table."""
 
-    def __init__(self, path: str | os.PathLike = TABLE):
+    def __init__(self, path: str | os.PathLike | None = None):
+        """The table at ``path``, by default the packaged one (through importlib.resources,
+        so that an installed wheel finds it as a checkout does)."""
+        path = Path(path) if path else resources.files("fusion.datasets") / TABLE
         self.patterns: list[tuple[str, str]] = []
-        for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip() or line.startswith("#"):
                 continue
             pattern, _, label = line.partition("\t")

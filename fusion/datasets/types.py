@@ -1,6 +1,6 @@
 """Entity types for typed entity markers (``[H:PER] … [/H]``; Zhou & Chen 2021): a strong RE
 baseline only when the types are real.  A build's RE set takes them from the linked
-articles' infoboxes (``data/infobox_classes.tsv``, see :mod:`fusion.datasets.ner`); text
+articles' infoboxes (``infobox_classes.tsv``, see :mod:`fusion.datasets.ner`); text
 without such links (FewRel) from spaCy's NER over the sentence, mapped to the same four
 CoNLL classes.  A span with no overlapping named entity stays untyped (``[H:ENT]``).
 """
