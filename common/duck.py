@@ -13,13 +13,15 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from common.errors import InputError
+
 DEFAULT_MEMORY_LIMIT = "2GB"  # a laptop's share; `--memory-limit` on build and dataset
 MEMORY_PER_THREAD = 128 << 20  # below this per thread, DuckDB's sorts fail to pin, not spill
 _UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
           "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
 
 
-class DatabaseError(Exception):
+class DatabaseError(InputError):
     """A step failed: the spill disk is full, the budget too small, a bad input file."""
 
 

@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 from common.atomic import atomic_directory
 from common.duck import DEFAULT_MEMORY_LIMIT, DatabaseError, parse_size
+from common.errors import InputError
 from common.jsonl import JsonlWriter, gzip_member
 from extraction.chunk import OUTPUTS, MappedChunk, PartSummary, map_byte_range, map_pages, part_name
 from extraction.dump import DumpFormatError, DumpReader, read_siteinfo
@@ -53,7 +54,7 @@ log = logging.getLogger(__name__)
 FORMAT = "wikikg-build/1"
 
 
-class BuildError(Exception):
+class BuildError(InputError):
     """The build could not complete (``--strict`` fault, unreadable input...)."""
 
 
@@ -171,6 +172,9 @@ class _Tasks:
         self.parts = parts
         self.split = split
         self.errors: list[PageError] = []  # whole files that could not be read to the end
+        # faults of files that gave no page at all (not a dump?): logged once the map step
+        # has told whether any file could be read, else the build's one error
+        self.unread: list[str] = []
         self.pages_read = 0
         self.count = 0
         self.files: list[dict] = []
@@ -252,9 +256,12 @@ class _Tasks:
                 if self._left() == 0:
                     break
         except DumpFormatError as exc:
-            log.error("%s (kept the %d pages read before it)", exc, pages)
             if self.options.strict:
                 raise BuildError(str(exc)) from exc
+            if pages:
+                log.error("%s (kept the %d pages read before it)", exc, pages)
+            else:
+                self.unread.append(f"{exc} (no page could be read)")
             self.errors.append(PageError(file=exc.file, reason=exc.reason, line=exc.line,
                                          kind="file"))
             entry["fault"] = f"line {exc.line}: {exc.reason}"
@@ -317,6 +324,7 @@ def _build_into(work: Path, layout: _Layout, paths: list[Path], options: BuildOp
             tasks = _Tasks(paths, options, layout.parts, split=engine.parallel)
             parts = _map(tasks, engine, errors, counts, options.progress)
             errors.write(tasks.errors)
+            _check_read(tasks, counts)
             seconds["map"] = _since(started, seconds)
             if options.strict and errors.writer.count:
                 raise BuildError(f"{errors.writer.count} page(s) failed; first: "
@@ -351,6 +359,17 @@ def _build_into(work: Path, layout: _Layout, paths: list[Path], options: BuildOp
         "options": asdict(options),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
+
+
+def _check_read(tasks: _Tasks, counts: Counter) -> None:
+    """Fail if no input gave a page (a text file, an empty file, a refused DTD), naming the
+    first such input and its fault: there is nothing to build.  Otherwise log the inputs
+    that gave none and go on, as for any other fault."""
+    if not counts["pages"]:
+        raise BuildError(tasks.unread[0] if tasks.unread else
+                         f"{', '.join(str(f['path']) for f in tasks.files)}: no pages")
+    for fault in tasks.unread:
+        log.error("%s", fault)
 
 
 def _since(started: float, seconds: dict[str, float]) -> float:

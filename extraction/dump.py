@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from common.errors import InputError
 from extraction.records import Page, SiteInfo
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ _SITE_FIELDS = {("siteinfo", "dbname"), ("siteinfo", "base"), ("siteinfo", "case
                 ("namespaces", "namespace")}
 
 
-class DumpFormatError(Exception):
+class DumpFormatError(InputError):
     """The dump is not well-formed XML (or its compressed stream is cut) at ``file:line``."""
 
     def __init__(self, file: str, line: int, reason: str):

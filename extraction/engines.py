@@ -26,6 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from common.errors import InputError
 from extraction.dump import DumpFormatError
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 Function = Callable[[Any], Any]
 
 
-class EngineError(Exception):
+class EngineError(InputError):
     """The engine could not start (Ray missing or unreachable, unknown engine)."""
 
 

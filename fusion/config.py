@@ -135,3 +135,6 @@ class TrainConfig:
 
     def __post_init__(self):
         check_bounds(self)
+        # here, not when the trainer loads the table: a usage error, found before any work
+        if (MODES[self.fusion].needs_entities or self.embeddings) and not (self.kg and self.embeddings):
+            raise ValueError(f"--fusion {self.fusion} needs --kg DIR and --embeddings NAME")

@@ -14,10 +14,12 @@ import os
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+from common.atomic import atomic_file
+from common.tensorfile import load_tensors
 from fusion.config import FusionConfig
 from fusion.modes import MODES
 from kg.embedding import EntityEmbeddings
@@ -121,7 +123,8 @@ class KnowledgeEnhancedModel(nn.Module):
         self.encoder.config.save_pretrained(directory / ENCODER_DIR)
         state = {k: v.detach().contiguous() for k, v in self.state_dict().items()
                  if not k.startswith("entities.")}
-        save_file(state, str(directory / WEIGHTS_NAME))
+        with atomic_file(directory / WEIGHTS_NAME) as tmp:  # a Ctrl-C leaves the last whole one
+            save_file(state, str(tmp))
         if entity_table and self.entities is not None:
             self.entity_table.save_pretrained(directory)
 
@@ -136,7 +139,7 @@ class KnowledgeEnhancedModel(nn.Module):
         needs = MODES[config.fusion].needs_entities
         entities = EntityEmbeddings.from_pretrained(directory) if needs else None
         model = cls(config, encoder, entities)
-        state = load_file(str(directory / WEIGHTS_NAME), device=str(device))
+        state = load_tensors(directory / WEIGHTS_NAME, device)
         missing, unexpected = model.load_state_dict(state, strict=False)
         missing = [k for k in missing if not k.startswith("entities.")]
         if missing or unexpected:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from common.errors import InputError
 from common.vocab import OWL_CLASS, RDF_PROPERTY, XSD_BOOLEAN, XSD_INTEGER
 from kg.iri import DEFAULT_BASE, IriScheme
 from kg.sparql import run_query, to_python
@@ -36,7 +37,7 @@ STORE_DIR = "store"
 LOAD_BATCH = 16_384
 
 
-class GraphError(Exception):
+class GraphError(InputError):
     """A graph directory that is missing, unfinished or of another format."""
 
 

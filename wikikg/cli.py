@@ -2,7 +2,13 @@
 
 Each subcommand lives in :mod:`wikikg.commands` and is imported only when it runs (click's
 lazy group), so ``wikikg query`` does not load torch.  Exit codes: 0 success, 1 failure
-(bad input, failed build), 2 usage error.
+(bad input, failed build), 2 usage error, 130 interrupted (Ctrl-C).
+
+Every expected failure takes one path, :meth:`LazyGroup.invoke`: the library's errors
+(:class:`common.errors.InputError` and the standard library's ``OSError`` and
+``ValueError``) end as one line, ``Error: <what is wrong>``; ``-v`` prints the traceback
+before it.  Commands raise them and let them through; they catch only what turns into a
+usage error (exit 2).
 """
 
 from __future__ import annotations
@@ -10,14 +16,22 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import signal
 import sys
+import traceback
 
 import click
 
+from common.errors import InputError
 from wikikg import __version__
 from wikikg.commands import WikikgError
 
 __all__ = ["WikikgError", "main"]
+
+# what a user can act on: a bad or missing input, a refused file, a full disk, a diverged
+# training (everything else is a bug, and keeps its traceback)
+EXPECTED = (InputError, OSError, ValueError, FloatingPointError)
+INTERRUPTED = 128 + signal.SIGINT  # the shell's code for a process ended by Ctrl-C
 
 EXAMPLES = """
 \b
@@ -64,6 +78,35 @@ class LazyGroup(click.Group):
     def format_commands(self, ctx, formatter):
         with formatter.section("Commands"):
             formatter.write_dl([(name, help_text) for name, (_, help_text) in COMMANDS.items()])
+
+    def invoke(self, ctx):
+        """Run the subcommand; its expected failures end as one line (exit 1), Ctrl-C as
+        "interrupted" (exit 130: click's own "Aborted!" exits 1, like a failure)."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # a second Ctrl-C during the clean-up would interrupt it half way
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            click.echo("interrupted", err=True)
+            ctx.exit(INTERRUPTED)
+        except WikikgError as exc:
+            _show_traceback(ctx, exc.__cause__)
+            raise
+        except EXPECTED as exc:
+            _show_traceback(ctx, exc)
+            raise WikikgError(one_line(exc)) from exc
+
+
+def one_line(exc: BaseException) -> str:
+    """The error's message on one line; an ``OSError`` as "FILE: reason"."""
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _show_traceback(ctx: click.Context, exc: BaseException | None) -> None:
+    if exc is not None and ctx.params.get("verbose"):
+        traceback.print_exception(exc, file=sys.stderr)
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor
 
 from common.plots import save_figure
+from common.tensorfile import load_tensors
 
 ENTITY_FILES = ("entities.safetensors", "entities.tsv")
 RELATION_FILES = ("relations.safetensors", "relations.tsv")
@@ -53,7 +54,7 @@ class EntityEmbeddings:
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike) -> EntityEmbeddings:
         directory = Path(directory)
-        matrix = load_file(directory / ENTITY_FILES[0])["embeddings"]
+        matrix = load_tensors(directory / ENTITY_FILES[0])["embeddings"]
         return cls([row[1] for row in _read_rows(directory / ENTITY_FILES[1])], matrix)
 
     def control(self, kind: str, seed: int = 0) -> EntityEmbeddings:
@@ -129,7 +130,7 @@ def load_relations(directory: str | os.PathLike) -> tuple[list[tuple[str, str]],
     """((IRI, direction) per row, matrix)."""
     directory = Path(directory)
     rows = [(row[1], row[2]) for row in _read_rows(directory / RELATION_FILES[1])]
-    return rows, load_file(directory / RELATION_FILES[0])["embeddings"]
+    return rows, load_tensors(directory / RELATION_FILES[0])["embeddings"]
 
 
 def _write_rows(path: Path, rows) -> None:

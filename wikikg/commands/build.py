@@ -9,7 +9,6 @@ import click
 
 from extraction.build import BuildOptions
 from kg.iri import DEFAULT_BASE
-from wikikg.commands import WikikgError
 from wikikg.options import SIZE
 
 DEFAULTS = BuildOptions()  # the options' defaults are the library's
@@ -76,8 +75,6 @@ def build(ctx, dumps, out, workers, engine, ray_address, limit_pages, ner, spacy
     With --engine ray every worker reads the dumps by path: on a cluster, they must be
     on shared storage (or copied to the same path on every node).
     """
-    from extraction.build import BuildError
-    from extraction.engines import EngineError
     from wikikg.defaults import default_dump
     from wikikg.stages import build as run_build
 
@@ -90,10 +87,7 @@ def build(ctx, dumps, out, workers, engine, ray_address, limit_pages, ner, spacy
                            progress=not ctx.obj["quiet"], use_index=not no_index,
                            engine=engine, ray_address=ray_address, memory_limit=memory_limit,
                            tmp_dir=str(tmp_dir) if tmp_dir else None, spill_limit=tmp_dir_limit)
-    try:
-        stats = run_build(inputs, out, options, base_iri)
-    except (BuildError, EngineError, ValueError) as exc:
-        raise WikikgError(str(exc)) from exc
+    stats = run_build(inputs, out, options, base_iri)
     log.info("built %s: %d articles, %d facts, %d sentences, %d triples, %d errors", out,
              stats["articles"], stats["facts"], stats["sentences"], stats["graph"]["triples"],
              stats["errors"])
@@ -112,11 +106,7 @@ Examples:
 @click.option("--pages-per-stream", default=100, show_default=True, type=click.IntRange(1))
 def repack(dump, out, pages_per_stream):
     """Re-pack DUMP as a Wikimedia-style multistream .xml.bz2 with its index."""
-    from extraction.dump import DumpFormatError
     from extraction.multistream import repack_multistream
 
-    try:
-        index = repack_multistream(dump, out, pages_per_stream)
-    except (DumpFormatError, ValueError) as exc:
-        raise WikikgError(str(exc)) from exc
+    index = repack_multistream(dump, out, pages_per_stream)
     click.echo(f"{out}\n{index}")

@@ -10,7 +10,6 @@ import click
 from kg.iri import DEFAULT_BASE
 from kg.server.options import ServeOptions
 from kg.sparql.results import FORMATS as RESULT_FORMATS
-from wikikg.commands import WikikgError
 
 SERVE = ServeOptions()
 
@@ -29,12 +28,9 @@ Examples:
 @click.option("--base-iri", default=DEFAULT_BASE, show_default=True)
 def import_cmd(files, out, fmt, base_iri):
     """Load external graph FILES (N-Triples, Turtle, TSV head/relation/tail) into a graph DIR."""
-    from kg import GraphError, import_graph
+    from kg import import_graph
 
-    try:
-        meta = import_graph(files, out, fmt, base_iri)
-    except (GraphError, ValueError) as exc:
-        raise WikikgError(str(exc)) from exc
+    meta = import_graph(files, out, fmt, base_iri)
     for entry in meta["inputs"]:
         click.echo(f"{entry['path']}: read {entry['read']}, kept {entry['kept']}, "
                    f"skipped {entry['skipped']}", err=True)
@@ -60,12 +56,9 @@ hold every graph; --graph one named graph (predictions, completions).
 @click.option("--out", "-o", default="-", help="Output file ('-' for stdout).")
 def export(directory, fmt, named, out):
     """Write the graph of DIRECTORY as N-Triples, Turtle, N-Quads, TriG, GraphML or GEXF."""
-    from kg import GraphError, export_graph
+    from kg import export_graph
 
-    try:
-        export_graph(directory, fmt, sys.stdout.buffer if out == "-" else out, named)
-    except GraphError as exc:
-        raise WikikgError(str(exc)) from exc
+    export_graph(directory, fmt, sys.stdout.buffer if out == "-" else out, named)
 
 
 @click.command(epilog="""
@@ -91,7 +84,7 @@ Linux), so no query can reach the network; SERVICE is refused before that.
               "[default: the graph's base IRI].")
 def query(directory, sparql, query_file, fmt, limit, base_iri):
     """Run a SPARQL query (SPARQL or '-' for stdin, or --file) against DIRECTORY's graph."""
-    from kg import GraphError, KnowledgeGraph, QueryRefused, QuerySyntaxError
+    from kg import KnowledgeGraph, QueryRefused, QuerySyntaxError
     from kg.sparql import UnsupportedFormat
     from wikikg.query import run_sandboxed
 
@@ -106,8 +99,6 @@ def query(directory, sparql, query_file, fmt, limit, base_iri):
         output = run_sandboxed(graph, sparql, fmt, limit, base_iri or graph.scheme.base)
     except (QuerySyntaxError, QueryRefused, UnsupportedFormat) as exc:
         raise click.UsageError(str(exc)) from exc
-    except GraphError as exc:
-        raise WikikgError(str(exc)) from exc
     sys.stdout.buffer.write(output)
     sys.stdout.flush()
 
@@ -144,14 +135,10 @@ Examples:
               "every route but /health (or set WIKIKG_TOKEN, which keeps it out of `ps`).")
 def serve(directory, host, port, timeout, max_rows, workers, slow_after, memory, cors_origins, token):
     """Serve DIRECTORY's graph as a read-only SPARQL 1.1 Protocol endpoint at /sparql."""
-    from kg import GraphError
     from kg.server.app import serve as run_server
 
     origins = () if cors_origins == ("none",) else (cors_origins or SERVE.cors_origins)
     options = ServeOptions(host=host, port=port, timeout=timeout, max_rows=max_rows,
                            workers=workers, slow_after=slow_after, memory=memory,
                            cors_origins=tuple(origins), token=token or None)
-    try:
-        run_server(directory, options)
-    except GraphError as exc:
-        raise WikikgError(str(exc)) from exc
+    run_server(directory, options)

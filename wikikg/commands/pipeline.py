@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from kg.embedding.config import MODELS as EMBED_MODELS
-from wikikg.commands import WikikgError
 
 
 @click.command(epilog="""
@@ -40,11 +39,8 @@ def pipeline(ctx, dumps, out, config_file, workers, limit_pages, embed_model, em
                            "limit_pages": limit_pages},
                  "embed": {"model": embed_model, "epochs": embed_epochs},
                  "train": {"epochs": epochs, "max_steps": max_steps}}
-    try:
-        config = load_config(config_file, overrides)
-        done = run_pipeline(config, out, force=force, progress=not ctx.obj["quiet"])
-    except (ValueError, OSError) as exc:
-        raise WikikgError(str(exc)) from exc
+    config = load_config(config_file, overrides)
+    done = run_pipeline(config, out, force=force, progress=not ctx.obj["quiet"])
     for stage, state in done.items():
         click.echo(f"{stage:<12} {state}", err=True)
     manifest = __import__("json").loads((out / "manifest.json").read_text())
