@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -48,6 +49,15 @@ def embed(graph: Path, options: list[str]) -> tuple[str, dict]:
     return name, json.loads((out / "metrics.json").read_text())
 
 
+def working_copy(graph: Path) -> Path:
+    """A fresh copy of the imported graph and its embeddings: the first completion run
+    meets no earlier completions, the second replaces the first's."""
+    copy = graph.with_name(graph.name + ".completing")
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(graph, copy)
+    return copy
+
+
 def complete(graph: Path, name: str, test: Path, attempt: str) -> dict:
     command = [*CLI, "complete", str(graph), "--embeddings", name, "--top-k", "10",
                "--eval", str(test)]
@@ -73,8 +83,9 @@ def main() -> None:
         graph = prepare(name)
         for options in RUNS[name]:
             embedding, metrics = embed(graph, options)
+            copy = working_copy(graph)
             for attempt in ("first", "again"):   # again: the graph it replaces is there
-                done = complete(graph, embedding, SHARED / "kg" / name / "test.txt", attempt)
+                done = complete(copy, embedding, SHARED / "kg" / name / "test.txt", attempt)
                 print(name, embedding, attempt, done, flush=True)
                 rows.append([name, " ".join(options), f"{metrics['best_valid']['mrr']:.3f}",
                              attempt, f"{done['queries']:,}", f"{done['completions']:,}",
