@@ -124,6 +124,8 @@ class TrainConfig:
     freeze: str = setting("none", help="none, embeddings, encoder or bottom-N.")
     seed: int = setting(13, help="Random seed.")
     max_steps: int | None = setting(None, help="Stop after this many optimizer steps.", minimum=1)
+    log_every: int = setting(10, help="Log (and plot) the mean training loss every N "
+                             "optimizer steps.", minimum=1)
     patience: int = setting(2, help="Early-stopping patience (epochs).", minimum=1)
     max_train_examples: int | None = setting(None, help="Use the first N training examples.",
                                              minimum=1)
@@ -131,6 +133,10 @@ class TrainConfig:
                           choices=("auto", "cpu", "cuda"))
     resume: bool = setting(False, help="Continue the run in --out from its last checkpoint.",
                            cli=False)
+    keep_checkpoints: bool = setting(False, help="Keep RUN/checkpoints/last (the last weights "
+                                     "and the optimizer state, ~3x the model) when the run "
+                                     "ends, so that --resume can continue it; by default only "
+                                     "the best model and the run's config stay.")
     progress: bool = setting(True, help="Progress bars.", cli=False)
 
     def __post_init__(self):

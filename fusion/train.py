@@ -6,9 +6,12 @@ the loop (AdamW with separate encoder/new-layer learning rates, linear warm-up a
 clipping, accumulation, early stopping on dev F1) and the evaluator (``fusion.metrics``).
 
 Every epoch ends with a checkpoint (``RUN/checkpoints/last``: weights as safetensors,
-optimizer/scheduler/RNG state loadable with ``torch.load(weights_only=True)``).  The data
-order of epoch *e* comes from a generator seeded with ``seed + e``, so ``--resume`` after
-a kill continues exactly where an uninterrupted run of the same seed would be.
+optimizer/scheduler/RNG state loadable with ``torch.load(weights_only=True)``), written
+beside and swapped in, so a kill or Ctrl-C leaves the last whole one.  The data order of
+epoch *e* comes from a generator seeded with ``seed + e``, so ``--resume`` after a kill
+continues exactly where an uninterrupted run of the same seed would be.  A run that ends
+drops its checkpoint (the optimizer state is twice the model) unless ``keep_checkpoints``;
+the best model and the run's config stay.
 
 Under ``torchrun`` (:mod:`common.distributed`) the model is wrapped in DDP and a
 ``DistributedSampler`` deals each process its share of the same epoch order (``batch_size``
@@ -26,19 +29,21 @@ import json
 import logging
 import math
 import random
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from common import distributed
 from common.atomic import atomic_directory
+from common.errors import InputError
 from common.plots import save_figure
+from common.tensorfile import load_tensors
 from fusion.config import (
     METRICS_NAME,
     PREDICTIONS_FILE,
@@ -79,10 +84,9 @@ def set_rng_state(state: dict) -> None:
 
 
 def load_entities(config: TrainConfig) -> EntityEmbeddings | None:
+    """The run's entity table (the config has checked that a mode needing one has it)."""
     if not MODES[config.fusion].needs_entities and not config.embeddings:
         return None
-    if not (config.kg and config.embeddings):
-        raise ValueError(f"--fusion {config.fusion} needs --kg DIR and --embeddings NAME")
     table = EntityEmbeddings.from_pretrained(Path(config.kg) / "embeddings" / config.embeddings)
     return table.control(config.entity_control, config.seed)
 
@@ -160,14 +164,15 @@ class Trainer:
         self.optimizer = optimizer_for(self.model, config)
         per_process = math.ceil(len(self.splits["train"][0]) / distributed.world().size)
         steps_per_epoch = math.ceil(per_process / config.batch_size / config.grad_accum)
-        total = steps_per_epoch * config.epochs
+        self.total_steps = steps_per_epoch * config.epochs
         if config.max_steps:
-            total = min(total, config.max_steps)
+            self.total_steps = min(self.total_steps, config.max_steps)
         self.scheduler = get_linear_schedule_with_warmup(
-            self.optimizer, int(config.warmup * total), max(1, total))
+            self.optimizer, int(config.warmup * self.total_steps), max(1, self.total_steps))
         self.autocast = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
         self.step, self.epoch, self.best, self.stale = 0, 0, -1.0, 0
-        self.history: list[dict] = []
+        self.history: list[dict] = []  # per epoch: the step it ended at, loss, dev scores
+        self.losses: list[dict] = []   # per logged step (every log_every): the mean loss
 
     def _features(self, records: list[dict]) -> tuple[list[dict], list[dict]]:
         features = [self.encode(r, self.tokenizer, self.model.config, self.entities,
@@ -188,6 +193,11 @@ class Trainer:
                           shuffle=epoch is not None and sampler is None,
                           collate_fn=lambda b: collate(b, self.tokenizer.pad_token_id))
 
+    def _bar(self, iterable=None, **options) -> tqdm:
+        """A progress bar drawn by rank 0 alone, none without --progress or a terminal."""
+        shown = self.config.progress and distributed.world().main
+        return tqdm(iterable, leave=False, disable=not shown or None, **options)
+
     def _forward(self, batch: dict, model: torch.nn.Module) -> dict:
         batch = {k: v.to(self.device) for k, v in batch.items()}
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
@@ -205,54 +215,81 @@ class Trainer:
         if main:
             self.out.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        while self.epoch < config.epochs and not self._done():
-            loss = self._train_epoch()
-            dev = distributed.on_main(self.evaluate, "dev")
-            self.epoch += 1
-            self.history.append({"epoch": self.epoch, "step": self.step, "train_loss": loss,
-                                 "dev_micro_f1": dev["micro_f1"], "dev_macro_f1": dev["macro_f1"]})
-            log.info("epoch %d step %d: loss %.4f, dev micro-F1 %.4f", self.epoch, self.step,
-                     loss, dev["micro_f1"])
-            if dev["micro_f1"] > self.best:
-                self.best, self.stale = dev["micro_f1"], 0
-                if main:
-                    self.model.save_pretrained(self.out)
-                    self.tokenizer.save_pretrained(self.out)
-            else:
-                self.stale += 1
-            self._checkpoint()
-            if self.stale >= config.patience:
-                log.info("early stop: dev F1 has not improved for %d epochs", self.stale)
-                break
+        # one bar over the run's optimizer steps (--max-steps included), not one per epoch
+        with self._bar(total=self.total_steps, initial=self.step, desc="train",
+                       unit=" steps") as bar:
+            while not self._finished():
+                self._run_epoch(bar)
         distributed.log_digest(self.model, "fine-tuned weights")
         return distributed.on_main(self._finish, time.perf_counter() - started)
+
+    def _finished(self) -> bool:
+        """Every epoch run, --max-steps reached, or early stopped: so a resumed run that
+        ended trains no further (unless --epochs, --max-steps or --patience is raised)."""
+        return (self.epoch >= self.config.epochs or self._done()
+                or self.stale >= self.config.patience)
+
+    def _run_epoch(self, bar: tqdm) -> None:
+        """Train an epoch, score dev, keep the model if it is the best yet, checkpoint."""
+        config, main = self.config, distributed.world().main
+        loss = self._train_epoch(bar)
+        dev = distributed.on_main(self.evaluate, "dev")
+        self.epoch += 1
+        self.history.append({"epoch": self.epoch, "step": self.step, "train_loss": loss,
+                             "dev_micro_f1": dev["micro_f1"], "dev_macro_f1": dev["macro_f1"]})
+        log.info("epoch %d step %d: loss %.4f, dev micro-F1 %.4f", self.epoch, self.step,
+                 loss, dev["micro_f1"])
+        if dev["micro_f1"] > self.best:
+            self.best, self.stale = dev["micro_f1"], 0
+            if main:
+                self.model.save_pretrained(self.out)
+                self.tokenizer.save_pretrained(self.out)
+        else:
+            self.stale += 1
+        self._checkpoint()
+        if self.stale >= config.patience:
+            log.info("early stop: dev F1 has not improved for %d epochs", self.stale)
 
     def _done(self) -> bool:
         return bool(self.config.max_steps) and self.step >= self.config.max_steps
 
-    def _train_epoch(self) -> float:
+    def _train_epoch(self, bar: tqdm) -> float:
+        """One epoch (or up to --max-steps); returns its mean loss.  Every ``log_every``
+        optimizer steps, and at the end, the mean loss since the last log joins
+        ``self.losses``: the curve is drawn per logged step, so a run of one epoch has one."""
         config = self.config
         self.model.train()
         loader = self._loader(self.splits["train"][0], config.batch_size, self.epoch)
-        losses = []
-        bar = tqdm(loader, desc=f"epoch {self.epoch + 1}", leave=False,
-                   disable=not (config.progress and distributed.world().main) or None)
-        for i, batch in enumerate(bar):
+        losses, window = [], []  # every micro-batch's loss; those since the last log
+        for i, batch in enumerate(loader):
             step_ends = (i + 1) % config.grad_accum == 0 or i + 1 == len(loader)
             with distributed.gradient_sync(self.wrapped, step_ends):
                 loss = self._forward(batch, self.wrapped)["loss"] / config.grad_accum
                 loss.backward()
             losses.append(loss.item() * config.grad_accum)
+            window.append(losses[-1])
             if step_ends:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
                 self.optimizer.step()
                 self.scheduler.step()
                 self.optimizer.zero_grad(set_to_none=True)
                 self.step += 1
-                bar.set_postfix(loss=f"{losses[-1]:.3f}")
+                bar.update()
+                bar.set_postfix(epoch=self.epoch + 1, loss=f"{losses[-1]:.3f}")
+                if self.step % config.log_every == 0:
+                    self._log_loss(window)
                 if self._done():
                     break
+        self._log_loss(window)
         return distributed.all_reduce_mean(sum(losses) / max(1, len(losses)))
+
+    def _log_loss(self, window: list[float]) -> None:
+        """The mean loss over ``window`` (averaged over the processes), at this step; empties
+        it.  Every process has as many batches, so all log at the same steps."""
+        if window:
+            loss = distributed.all_reduce_mean(sum(window) / len(window))
+            self.losses.append({"step": self.step, "epoch": self.epoch + 1, "loss": loss})
+            window.clear()
 
     @torch.no_grad()
     def predict(self, split: str, model: KnowledgeEnhancedModel | None = None) -> list:
@@ -260,7 +297,8 @@ class Trainer:
         model.eval()
         features = self.splits[split][0]
         out = []
-        for batch in self._loader(features, self.config.eval_batch_size):
+        batches = self._loader(features, self.config.eval_batch_size)
+        for batch in self._bar(batches, desc=f"evaluate {split}", unit=" batches"):
             logits = self._forward(batch, model)["logits"].float()
             if self.config.task == "re":
                 out.extend(logits.argmax(-1).tolist())
@@ -331,7 +369,7 @@ class Trainer:
         state = {"optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), **states[0],
                  "epoch": self.epoch, "step": self.step, "best": self.best,
-                 "stale": self.stale, "history": self.history}
+                 "stale": self.stale, "history": self.history, "losses": self.losses}
         if len(states) > 1:
             state["process_rng"] = states
         torch.save(state, tmp / STATE_NAME)
@@ -339,9 +377,9 @@ class Trainer:
     def _resume(self) -> None:
         source = self.out / "checkpoints" / "last"
         if not (source / STATE_NAME).exists():
-            raise FileNotFoundError(f"{self.out}: no checkpoint to resume from")
+            raise InputError(self._why_not_resumable())
         state = torch.load(source / STATE_NAME, weights_only=True)
-        self.model.load_state_dict(load_file(str(source / WEIGHTS_NAME)), strict=False)
+        self.model.load_state_dict(load_tensors(source / WEIGHTS_NAME), strict=False)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         place, saved = distributed.world(), state.get("process_rng", [])
@@ -350,7 +388,20 @@ class Trainer:
         set_rng_state(saved[place.rank] if len(saved) == place.size else state)
         self.epoch, self.step = state["epoch"], state["step"]
         self.best, self.stale, self.history = state["best"], state["stale"], state["history"]
+        self.losses = state.get("losses", [])  # checkpoints before per-step losses have none
         log.info("resumed %s at epoch %d, step %d", self.out, self.epoch, self.step)
+        if self._finished():
+            log.warning("%s had already ended (epoch %d, step %d%s): nothing to train; its best "
+                        "model is evaluated again.  Raise --epochs, --max-steps or --patience "
+                        "to train it further", self.out, self.epoch, self.step,
+                        ", early stopped" if self.stale >= self.config.patience else "")
+
+    def _why_not_resumable(self) -> str:
+        if (self.out / METRICS_NAME).exists():
+            return (f"{self.out}: a finished run whose checkpoint was dropped at its end (trained "
+                    "without --keep-checkpoints): it cannot be resumed or trained further; its "
+                    "best model is still there, to predict with or evaluate")
+        return f"{self.out}: no checkpoint to resume from ({self.out / 'checkpoints' / 'last'})"
 
     def _finish(self, seconds: float) -> dict:
         best = KnowledgeEnhancedModel.from_pretrained(self.out, self.device)
@@ -361,26 +412,37 @@ class Trainer:
                    "train_examples": len(self.splits["train"][0]),
                    "seconds": round(seconds, 1), "device": str(self.device),
                    "best_dev_micro_f1": self.best, "dev": dev, "test": test,
-                   "history": self.history, **distributed.metrics_fields()}
+                   "history": self.history, "losses": self.losses, **distributed.metrics_fields()}
         (self.out / METRICS_NAME).write_text(json.dumps(metrics, indent=2) + "\n")
         (self.out / "report.txt").write_text(
             f"{self.config.task} fusion={self.config.fusion} seed={self.config.seed}\n\n"
             f"dev\n{format_report(dev)}\ntest\n{format_report(test)}")
         (self.out / TRAIN_CONFIG_NAME).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
-        plot_curves(self.history, self.out / "curves.png")
+        plot_curves(self.history, self.losses, self.out / "curves.png")
+        if not self.config.keep_checkpoints:
+            self._drop_checkpoints()
         return metrics
 
+    def _drop_checkpoints(self) -> None:
+        """The finished run keeps its best model and config; the last epoch's weights and
+        optimizer state (~3x the model) only serve --resume, which --keep-checkpoints keeps."""
+        checkpoints = self.out / "checkpoints"
+        if checkpoints.exists():
+            shutil.rmtree(checkpoints)
+            log.info("removed %s (--keep-checkpoints keeps it, to resume the run)", checkpoints)
 
-def plot_curves(history: list[dict], path: Path) -> None:
-    """Training loss and dev micro-F1 per epoch, side by side."""
-    epochs = [h["epoch"] for h in history]
 
+def plot_curves(history: list[dict], losses: list[dict], path: Path) -> None:
+    """Training loss per logged step and dev micro-F1 at the step each epoch ended, side
+    by side, both over optimizer steps."""
     def draw(axes):
         left, right = axes
-        left.plot(epochs, [h["train_loss"] for h in history], marker="o")
-        left.set(title="training loss", xlabel="epoch")
-        right.plot(epochs, [h["dev_micro_f1"] for h in history], marker="o", color="#dd8452")
-        right.set(title="dev micro-F1", xlabel="epoch")
+        left.plot([s["step"] for s in losses], [s["loss"] for s in losses],
+                  marker="o" if len(losses) < 50 else None)
+        left.set(title="training loss", xlabel="step")
+        right.plot([h["step"] for h in history], [h["dev_micro_f1"] for h in history],
+                   marker="o", color="#dd8452")
+        right.set(title="dev micro-F1", xlabel="step")
 
     save_figure(path, draw, size=(9, 3.2), panels=2)
 

@@ -78,10 +78,10 @@ def fewrel(tmp_path_factory, shared):
 def train_args(data: Path, kg: Path, out: Path) -> list:
     """Layer fusion (a forward hook, a frozen entity table, an unused pooler), 2 epochs of 2
     optimizer steps, each of 2 accumulated micro-batches of 4 examples per process; the
-    lower encoder layers frozen to keep checkpoints small."""
+    lower encoder layers frozen to keep checkpoints small, and kept at the end."""
     return ["train", data, "--out", out, "--fusion", "layer", "--kg", kg, "--embeddings", "tiny",
             "--epochs", 2, "--batch-size", 4, "--grad-accum", 2, "--max-length", 32,
-            "--freeze", "bottom-4", "--patience", 5, "--seed", 7]
+            "--freeze", "bottom-4", "--patience", 5, "--seed", 7, "--keep-checkpoints"]
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -227,21 +228,28 @@ def test_every_fusion_mode_trains_and_reloads(fusion, standardize, control, embe
                               atol=1e-5)
 
 
-def test_resume_after_a_kill_matches_an_uninterrupted_run(embedded, tiny_re, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
+def test_resume_after_a_kill_matches_an_uninterrupted_run(stop, embedded, tiny_re, tmp_path):
+    """Killed (no chance to clean up) or interrupted by Ctrl-C (sent to the process group,
+    as a terminal does: exit 130, one line) once epoch 1's checkpoint is written."""
     whole = train(config_for(tiny_re, tmp_path / "whole", "layer", embedded, epochs=2,
                              patience=5))
     run = tmp_path / "killed"
     args = CLI + ["train", str(tiny_re), "--out", str(run), "--fusion", "layer", "--kg",
                   str(embedded), "--embeddings", "tiny", "--epochs", "2", "--batch-size", "8",
                   "--max-length", "48", "--seed", "7", "--patience", "5"]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
     checkpoint = run / "checkpoints" / "last" / "trainer_state.pt"
     deadline = time.time() + 300
     while not checkpoint.exists() and process.poll() is None and time.time() < deadline:
         time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert not (run / "metrics.json").exists(), "killed before the end of epoch 2"
+    os.killpg(process.pid, stop)
+    stderr = process.communicate(timeout=120)[1]
+    assert not (run / "metrics.json").exists(), "stopped before the end of epoch 2"
+    if stop == signal.SIGINT:
+        assert process.returncode == 130 and stderr.strip().splitlines() == ["interrupted"], stderr
+    assert torch.load(checkpoint, weights_only=True)["epoch"] == 1
     done = subprocess.run(args + ["--resume"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "Loading weights" not in done.stderr and "transformers" not in done.stderr, \
@@ -315,6 +323,35 @@ def test_predict_into_the_graph_is_queryable(embedded, late_run, tmp_path):
                                capture_output=True, text=True)
     assert not_a_run.returncode == 1 and len(not_a_run.stderr.strip().splitlines()) == 1
     assert "not a model saved by `wikikg train`" in not_a_run.stderr
+
+
+def test_a_finished_run_drops_its_checkpoint_unless_kept_and_says_so_on_resume(
+        embedded, tiny_re, tmp_path):
+    """Per logged step losses in metrics.json; the 270 MB optimizer state gone at the end by
+    default (best model and config kept); --resume of a finished run says what it can do."""
+    def run(out, *options):
+        return subprocess.run(CLI + ["train", str(tiny_re), "--out", str(out), "--fusion", "late",
+                                     "--kg", str(embedded), "--embeddings", "tiny", "--max-steps",
+                                     "3", "--log-every", "1", "--batch-size", "8",
+                                     "--max-length", "48", *options],
+                              capture_output=True, text=True)
+
+    done = run(tmp_path / "dropped")
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "dropped" / "checkpoints").exists()
+    assert all((tmp_path / "dropped" / name).is_file() for name in
+               ("model.safetensors", "train_config.json", "fusion_config.json"))
+    metrics = json.loads((tmp_path / "dropped" / "metrics.json").read_text())
+    assert [s["step"] for s in metrics["losses"]] == [1, 2, 3] and metrics["steps"] == 3
+    again = run(tmp_path / "dropped", "--resume")
+    assert again.returncode == 1 and len(again.stderr.strip().splitlines()) == 1, again.stderr
+    assert "cannot be resumed" in again.stderr and "--keep-checkpoints" in again.stderr
+    kept = tmp_path / "kept"
+    assert run(kept, "--keep-checkpoints").returncode == 0
+    assert (kept / "checkpoints" / "last" / "trainer_state.pt").is_file()
+    resumed = run(kept, "--keep-checkpoints", "--resume")
+    assert resumed.returncode == 0 and "nothing to train" in resumed.stderr, resumed.stderr
+    assert (kept / "checkpoints" / "last" / "trainer_state.pt").is_file()
 
 
 def test_text_and_graph_evidence_of_candidate_triples(embedded, tiny_re, late_run):
