@@ -194,6 +194,19 @@ def test_embeddings_round_trip(nations, tmp_path):
     assert json.loads((out / "metrics.json").read_text())["test"] == result.metrics["test"]
 
 
+def test_the_loss_is_logged_per_step_and_evaluations_at_theirs(nations, tmp_path):
+    """The curve has a point per --log-every steps (and at each epoch's end), not per epoch."""
+    config = EmbedConfig(model="distmult", **{**FAST, "epochs": 2, "eval_every": 1, "log_every": 3})
+    result = fit(load_triples(nations), config, progress=False)
+    steps = [s["step"] for s in result.metrics["steps"]]
+    per_epoch = steps[-1] // 2
+    assert per_epoch > 3 and steps == sorted({*range(3, 2 * per_epoch + 1, 3), per_epoch,
+                                               2 * per_epoch})
+    assert [v["step"] for v in result.metrics["valid"]] == [per_epoch, 2 * per_epoch]
+    save_result(result, tmp_path / "run")
+    assert (tmp_path / "run" / "valid_mrr.png").stat().st_size > 0
+
+
 @pytest.mark.parametrize("settings", [dict(model="rgcn", decoder="conve", dim=64, conve_height=8),
                                       dict(model="compgcn"), dict(model="transe"),
                                       dict(model="rotate")])

@@ -53,6 +53,8 @@ class EmbedConfig:
     sampled_negatives: int = setting(512, help="Random entities added to each sampled subgraph.",
                                      minimum=0)
     eval_every: int = setting(5, help="Epochs between valid evaluations.", minimum=1)
+    log_every: int = setting(10, help="Log (and plot) the mean training loss every N "
+                             "optimizer steps.", minimum=1)
     patience: int = setting(5, help="Evaluations without a better valid MRR before stopping.",
                             minimum=1)
     eval_batch_size: int = setting(256, help="Queries per evaluation batch.", minimum=1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from kg.embedding.data import AnswerIndex, RelGraph
 
@@ -45,12 +46,15 @@ def queries_of(triples: Tensor, num_relations: int) -> tuple[Tensor, Tensor, Ten
 
 @torch.no_grad()
 def evaluate(model, graph: RelGraph, triples: Tensor, known: AnswerIndex, num_relations: int,
-             batch_size: int = 256) -> dict[str, float]:
-    """Filtered metrics of ``triples`` (ids), the whole graph encoded once, in eval mode."""
+             batch_size: int = 256, progress: bool = False) -> dict[str, float]:
+    """Filtered metrics of ``triples`` (ids), the whole graph encoded once, in eval mode;
+    ``progress``: a bar over the query batches (on a large graph, minutes per evaluation)."""
     model.eval()
     device = graph.edge_index.device
     encoded = model.encode(graph)
+    batches = list(zip(*(q.to(device).split(batch_size)
+                         for q in queries_of(triples, num_relations))))
     ranks = [filtered_ranks(model.score(encoded, entity, relation), answer, known.mask(entity, relation))
-             for entity, relation, answer in zip(*(q.to(device).split(batch_size)
-                                                   for q in queries_of(triples, num_relations)))]
+             for entity, relation, answer in tqdm(batches, desc="evaluate", unit=" batches",
+                                                  leave=False, disable=None if progress else True)]
     return ranking_metrics(torch.cat(ranks)) if ranks else {"queries": 0}

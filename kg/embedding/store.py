@@ -144,15 +144,22 @@ def _read_rows(path: Path) -> list[list[str]]:
         return [line.rstrip("\n").split("\t") for line in handle]
 
 
-def plot_curve(valid: list[dict], path: Path, title: str) -> None:
-    """The valid MRR per evaluated epoch, as a PNG."""
+def plot_curve(steps: list[dict], valid: list[dict], path: Path, title: str) -> None:
+    """The training loss per logged step and the valid MRR at the step of each evaluation,
+    side by side, as a PNG."""
 
     def draw(axes):
-        axes.plot([p["epoch"] for p in valid], [p["mrr"] for p in valid], marker="o")
-        axes.set(xlabel="epoch", ylabel="filtered MRR (valid)", title=title)
-        axes.grid(alpha=0.3)
+        left, right = axes
+        left.plot([s["step"] for s in steps], [s["loss"] for s in steps],
+                  marker="o" if len(steps) < 50 else None)
+        left.set(xlabel="step", ylabel="training loss", title=title)
+        right.plot([p["step"] for p in valid], [p["mrr"] for p in valid], marker="o",
+                   color="#dd8452")
+        right.set(xlabel="step", ylabel="filtered MRR (valid)")
+        for axis in axes:
+            axis.grid(alpha=0.3)
 
-    save_figure(path, draw, size=(6, 4))
+    save_figure(path, draw, size=(10, 4), panels=2)
 
 
 def write_metrics(directory: Path, metrics: dict) -> None:

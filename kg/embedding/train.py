@@ -156,13 +156,37 @@ class LoopLoss(nn.Module):
 class Evaluator:
     """Filtered ranking of a split against every known triple, the whole graph encoded."""
 
-    def __init__(self, data: TripleSet, graph: RelGraph, batch_size: int, device):
+    def __init__(self, data: TripleSet, graph: RelGraph, batch_size: int, device,
+                 progress: bool = False):
         self.data, self.graph, self.batch_size = data, graph.to(device), batch_size
         self.known = AnswerIndex(data.known(), data.num_entities, data.num_relations)
+        self.progress = progress
 
     def __call__(self, model: nn.Module, split: str) -> dict[str, float]:
         return evaluate(model, self.graph, getattr(self.data, split), self.known,
-                        self.data.num_relations, self.batch_size)
+                        self.data.num_relations, self.batch_size, self.progress)
+
+
+class StepLog:
+    """The mean training loss every ``every`` optimizer steps (and at an epoch's end), into
+    ``into``: the curve is drawn per logged step, not per epoch.  Under torchrun, this
+    process's batches (rank 0's are the ones written): the processes' shares of an epoch
+    may differ by a batch, so there is no common step to average them at."""
+
+    def __init__(self, every: int, into: list[dict]):
+        self.every, self.into = every, into
+        self.step, self.total, self.count = 0, 0.0, 0
+
+    def add(self, loss: float, examples: int, epoch: int) -> None:
+        self.step += 1
+        self.total, self.count = self.total + loss * examples, self.count + examples
+        if self.step % self.every == 0:
+            self.flush(epoch)
+
+    def flush(self, epoch: int) -> None:
+        if self.count:
+            self.into.append({"step": self.step, "epoch": epoch, "loss": self.total / self.count})
+            self.total, self.count = 0.0, 0
 
 
 def train(model: nn.Module, loop, evaluator: Evaluator, config: EmbedConfig,
@@ -179,8 +203,9 @@ def train(model: nn.Module, loop, evaluator: Evaluator, config: EmbedConfig,
     generator = torch.Generator().manual_seed(config.seed)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
                 else nullcontext())
-    history = {"loss": [], "valid": [], "train_seconds": 0.0, "eval_seconds": 0.0}
+    history = {"loss": [], "valid": [], "steps": [], "train_seconds": 0.0, "eval_seconds": 0.0}
     best, best_state, stale = float("-inf"), None, 0
+    steps = StepLog(config.log_every, history["steps"])
     bar = tqdm(range(1, config.epochs + 1), desc=config.model, disable=None if progress else True)
     for epoch in bar:
         model.train()
@@ -196,13 +221,15 @@ def train(model: nn.Module, loop, evaluator: Evaluator, config: EmbedConfig,
             loss.backward()
             optimizer.step()
             total, count = total + loss.item() * len(batch), count + len(batch)
+            steps.add(loss.item(), len(batch), epoch)
+        steps.flush(epoch)
         history["train_seconds"] += time.perf_counter() - started
         total, count = distributed.all_reduce_sum(total, count)
         history["loss"].append(total / max(count, 1))
         if epoch % config.eval_every and epoch != config.epochs:
             continue
         started = time.perf_counter()
-        valid = {"epoch": epoch, "loss": history["loss"][-1],
+        valid = {"epoch": epoch, "step": steps.step, "loss": history["loss"][-1],
                  **distributed.on_main(evaluator, model, "valid")}
         history["eval_seconds"] += time.perf_counter() - started
         history["valid"].append(valid)
@@ -244,9 +271,10 @@ def fit(data: TripleSet, config: EmbedConfig, progress: bool = True) -> Result:
     device = distributed.resolve_device(config.device)
     graph = RelGraph.from_triples(data.train, data.num_entities, data.num_relations)
     model = build_model(config, data.num_entities, data.num_relations).to(device)
-    evaluator = Evaluator(data, graph, config.eval_batch_size, device)
+    shown = progress and distributed.world().main
+    evaluator = Evaluator(data, graph, config.eval_batch_size, device, shown)
     history = train(model, make_loop(config, data, graph, device), evaluator, config, device,
-                    progress and distributed.world().main)
+                    shown)
     best = max(history["valid"], key=lambda v: v["mrr"])
     test = distributed.on_main(evaluator, model, "test")
     log.info("test (epoch %d): MRR %.4f, Hits@1 %.4f, Hits@10 %.4f", best["epoch"], test["mrr"],
@@ -260,7 +288,7 @@ def fit(data: TripleSet, config: EmbedConfig, progress: bool = True) -> Result:
                "triples": {name: len(getattr(data, name))
                            for name in ("train", "valid", "test", "holdout")},
                "epochs_run": epochs, "best_epoch": best["epoch"], "valid": history["valid"],
-               "loss": history["loss"], "best_valid": best, "test": test,
+               "loss": history["loss"], "steps": history["steps"], "best_valid": best, "test": test,
                "seconds_per_epoch": history["train_seconds"] / max(epochs, 1),
                "eval_seconds": history["eval_seconds"], **distributed.metrics_fields()}
     return Result(config, data, model, metrics,
@@ -277,7 +305,7 @@ def save_result(result: Result, out: str | os.PathLike) -> Path:
         save_decoder(work, result.decoder)
         result.config.save_pretrained(work)
         write_metrics(work, result.metrics)
-        plot_curve(result.metrics["valid"], work / CURVE_FILE,
+        plot_curve(result.metrics["steps"], result.metrics["valid"], work / CURVE_FILE,
                    f"{result.config.model}: test MRR {result.metrics['test']['mrr']:.3f}")
     return Path(out)
 
