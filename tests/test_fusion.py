@@ -354,6 +354,42 @@ def test_a_finished_run_drops_its_checkpoint_unless_kept_and_says_so_on_resume(
     assert (kept / "checkpoints" / "last" / "trainer_state.pt").is_file()
 
 
+def on_a_terminal(args: list[str]) -> tuple[int, str]:
+    """Run with stdout and stderr on a pseudo-terminal of 120 columns (tqdm draws bars only
+    on a terminal, and none on one of width 0); the exit code and everything drawn."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    process = subprocess.Popen(args, stdout=slave, stderr=slave)
+    os.close(slave)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the process closed the terminal
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    return process.wait(), drawn.decode(errors="replace").replace("\r", "\n")
+
+
+def test_the_training_bar_counts_to_max_steps_and_evaluation_has_one(embedded, tiny_re,
+                                                                      tmp_path):
+    code, drawn = on_a_terminal([sys.executable, "-m", "wikikg.cli", "train", str(tiny_re),
+                                 "--out", str(tmp_path / "run"), "--epochs", "3",
+                                 "--batch-size", "8", "--max-length", "48", "--max-steps", "5"])
+    assert code == 0, drawn
+    totals = {line.split(":")[0].strip(): line.split("|")[2].split("[")[0].strip()
+              for line in drawn.splitlines() if "%|" in line and "Loading" not in line}
+    assert totals["train"] == "5/5", totals  # 3 epochs of 4 steps would be 12
+    assert totals["evaluate dev"].endswith("/1") and totals["evaluate test"].endswith("/1")
+
+
 def test_text_and_graph_evidence_of_candidate_triples(embedded, tiny_re, late_run):
     """fusion.reasoning on real parts: each triple's graph score is the scorer's, its text
     probability the best over the pair's sentences, and the combination fitted on dev
