@@ -16,9 +16,10 @@ import os
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor, nn
 
+from common.tensorfile import load_tensors
 from kg.embedding.config import EmbedConfig
 from kg.embedding.models import Encoded, GraphModel, build_model
 from kg.embedding.store import EntityEmbeddings, load_relations
@@ -77,7 +78,7 @@ class LinkScorer:
         relations = [iri for iri, direction in rows if direction == "forward"]
         return cls(EmbedConfig.from_pretrained(directory),
                    EntityEmbeddings.from_pretrained(directory), relations, matrix,
-                   load_file(path), device)
+                   load_tensors(path), device)
 
     @property
     def num_entities(self) -> int:
