@@ -24,6 +24,7 @@ from transformers import AutoTokenizer
 
 from common.vocab import PROV, XSD
 from extraction.sentences import RuleSplitter
+from fusion.datasets.validate import DatasetError, record_problems
 from fusion.features import collate, encode_re
 from fusion.model import KnowledgeEnhancedModel
 from kg.graphs import about_lines, add_to_graph, claim_lines, now, nt_literal
@@ -67,6 +68,19 @@ def pair_examples(text: str, spans: list[dict]) -> list[dict]:
             examples.append({"text": text[start:end], "head": head, "tail": tail,
                              "relation": NO_RELATION, "sentence_id": f"input:{number}:{i}"})
     return examples
+
+
+def read_input(path: str | os.PathLike, labels: list[str]) -> list[dict]:
+    """RE examples to classify, checked as a dataset's are (docs/formats.md; ``relation``
+    may be absent): the first bad record raises :class:`DatasetError` naming its line and
+    field."""
+    records = []
+    for record, problems in record_problems(Path(path), "re", set(labels)):
+        problems = [problem for problem in problems if problem.field != "relation"]
+        if problems:
+            raise DatasetError(str(problems[0]))
+        records.append(record)
+    return records
 
 
 def run_id(run: str | os.PathLike) -> str:

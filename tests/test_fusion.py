@@ -390,6 +390,24 @@ def test_the_training_bar_counts_to_max_steps_and_evaluation_has_one(embedded, t
     assert totals["evaluate dev"].endswith("/1") and totals["evaluate test"].endswith("/1")
 
 
+def test_predict_input_is_checked_like_a_dataset(late_run, tiny_re, tmp_path):
+    """--input records follow the RE format (relation optional): a good one is classified,
+    a bad one is named by file, line and field in one line."""
+    record = json.loads((tiny_re / "test.jsonl").read_text().splitlines()[0])
+    record.pop("relation")
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps(record) + "\n")
+    done = subprocess.run(CLI + ["predict", str(late_run), "--input", str(good), "--all"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and len(done.stdout.splitlines()) == 1, done.stderr
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(record) + "\n" + json.dumps({**record, "tail": None}) + "\n")
+    done = subprocess.run(CLI + ["predict", str(late_run), "--input", str(bad)],
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert f"{bad}:2: tail" in done.stderr
+
+
 def test_text_and_graph_evidence_of_candidate_triples(embedded, tiny_re, late_run):
     """fusion.reasoning on real parts: each triple's graph score is the scorer's, its text
     probability the best over the pair's sentences, and the combination fitted on dev

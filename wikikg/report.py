@@ -104,9 +104,9 @@ def curves_figure(runs: dict[str, dict], path: Path) -> None:
     def draw(axis):
         for fusion, metrics in runs.items():
             history = metrics["history"]
-            axis.plot([h["epoch"] for h in history], [h["dev_micro_f1"] for h in history],
+            axis.plot([h["step"] for h in history], [h["dev_micro_f1"] for h in history],
                       marker="o", label=f"{fusion}: dev micro-F1")
-        axis.set_xlabel("epoch")
+        axis.set_xlabel("optimizer step (one point per dev evaluation)")
         axis.set_title("Relation extraction, dev micro-F1")
         axis.legend()
     save_figure(path, draw)
@@ -175,7 +175,8 @@ def write_report(out: Path, graph_dir: Path, data: Path, embeddings: Path, runs_
                 "with a relation: each F1 above is uncertain by the interval beside it. "
                 + " ".join(f"{v}." for v in verdicts))
     curves_figure(runs, figures / "training_curves.png")
-    report.figure("figures/training_curves.png", "Dev micro-F1 per epoch")
+    report.figure("figures/training_curves.png", "Dev micro-F1 at each evaluation, by step "
+                  "(the loss per logged step: each run's curves.png)")
     report.text(f"Query the graph: `wikikg serve {graph_dir}` then open http://127.0.0.1:7878/")
 
     (out / "report.md").write_text(report.markdown(), encoding="utf-8")

@@ -175,13 +175,13 @@ def predict(run, text, input_file, into_dir, threshold, show_all):
     per pair with the relation's IRI and the entities' IRIs."""
     import json
 
-    from common.jsonl import read_jsonl
     from fusion.predict import (
         NO_RELATION,
         RelationPredictor,
         accepted,
         pair_examples,
         parse_marked,
+        read_input,
         write_predictions,
     )
     from kg.iri import IriScheme
@@ -197,7 +197,7 @@ def predict(run, text, input_file, into_dir, threshold, show_all):
             raise click.UsageError("mark at least two entities in one sentence as [[Title]] "
                                    "or [[Title|surface]]")
     else:
-        examples = list(read_jsonl(input_file))
+        examples = read_input(input_file, predictor.labels)
     predictions = predictor.predict(examples)
     for item in predictions:
         claimed = accepted(item, threshold)
