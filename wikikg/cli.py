@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import traceback
 
 import click
@@ -85,8 +86,7 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
-            # a second Ctrl-C during the clean-up would interrupt it half way
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            _ignore_interrupts()    # a second Ctrl-C would interrupt the clean-up half way
             click.echo("interrupted", err=True)
             ctx.exit(INTERRUPTED)
         except WikikgError as exc:
@@ -95,6 +95,11 @@ class LazyGroup(click.Group):
         except EXPECTED as exc:
             _show_traceback(ctx, exc)
             raise WikikgError(one_line(exc)) from exc
+
+
+def _ignore_interrupts() -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def one_line(exc: BaseException) -> str:
@@ -135,5 +140,16 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     ctx.obj = {"quiet": quiet}
 
 
+def run() -> None:
+    """The console entry: :func:`main`, then Ctrl-C ignored while the process exits (a
+    Ctrl-C in the interpreter's teardown, with torch's and the tokenizers' threads
+    exiting, once aborted with "Fatal Python error: PyThreadState_Get").  Not in ``main``
+    itself, which tests also call in-process."""
+    try:
+        main()
+    finally:
+        _ignore_interrupts()
+
+
 if __name__ == "__main__":
-    main()
+    run()
