@@ -69,11 +69,21 @@ def find_infoboxes(wikitext: str) -> Iterator[tuple[str, str]]:
     template of the lead (before the first heading) with at least :data:`MIN_NAMED` named
     parameters that is not a maintenance, citation, navigation or media template, as
     DBpedia's raw infobox extractor takes them (``{{Ficha de ciudad}}``, ``{{НП}}``,
-    ``{{Info/Município do Brasil}}`` …)."""
+    ``{{Info/Município do Brasil}}`` …).
+
+    Only the article's own infoboxes are taken: those of the lead, or, in an article whose
+    lead has none, the first one of the body.  An infobox further down the body of an
+    article that already has one is about something else (``{{Infobox person}}`` of the
+    subject's husband in a section about their work together) and is skipped: merging it
+    gave the subject a second birth date, and attaching it to another entity would need
+    the name of an article that such boxes seldom link.  Infoboxes embedded *inside* the
+    article's (a politician's earlier offices) are the subject's: see ``_with_embedded``."""
     heading = re.search(r"^==[^=]", wikitext, re.M)
     lead_end = heading.start() if heading else len(wikitext)
-    pos = 0
+    pos, found = 0, False
     for match in _TEMPLATE_OPEN.finditer(wikitext):
+        if found and match.start() >= lead_end:
+            return  # the rest of the body: other subjects' infoboxes
         if match.start() < pos:
             continue
         head = wikitext[match.end():match.end() + 200]
@@ -87,7 +97,7 @@ def find_infoboxes(wikitext: str) -> Iterator[tuple[str, str]]:
         text = wikitext[match.start():end]
         least = 1 if INFOBOX_WORD.search(name) else MIN_NAMED
         if named or _named_parameters(text) >= least:
-            pos = end
+            pos, found = end, True
             yield name, text
 
 
