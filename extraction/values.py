@@ -67,6 +67,37 @@ _ORDINAL_TEMPLATE = re.compile(r"^\d+(?:e|er|re|ère|ème|o|a|º|ª)$")
 _FLAG_TEMPLATES = {"flag", "flagcountry", "flag country", "flagu", "flagdeco", "flag link",
                    "drapeau2", "bandera2", "banergwlad"}
 _URL_TEMPLATES = {"url", "official url", "official website", "website"}
+# Links written as templates: an interlanguage link (``{{ill|Target|de|lt=Text}}``, fr
+# ``{{Lien|Target|lang=de}}``) is a link to its first argument, shown as ``lt``/``texte``
+_LINK_TEMPLATES = {"ill", "interlanguage link", "interlanguage link multi", "illm", "ill2",
+                   "link-interwiki", "lien"}
+# frwiki's country templates (``{{France}}``: a flag and a link to the country): the template
+# is that country.  Per language, as the names are the language's
+_COUNTRY_NAMES = {"fr": (
+    "Afghanistan|Afrique du Sud|Albanie|Algérie|Allemagne|Andorre|Angola|Arabie saoudite|"
+    "Argentine|Arménie|Australie|Autriche|Azerbaïdjan|Bahamas|Bahreïn|Bangladesh|Barbade|"
+    "Belgique|Belize|Bénin|Bhoutan|Biélorussie|Birmanie|Bolivie|Bosnie-Herzégovine|Botswana|"
+    "Brésil|Brunei|Bulgarie|Burkina Faso|Burundi|Cambodge|Cameroun|Canada|Cap-Vert|Chili|"
+    "Chine|Chypre|Colombie|Comores|Corée du Nord|Corée du Sud|Costa Rica|Côte d'Ivoire|"
+    "Croatie|Cuba|Danemark|Djibouti|Égypte|Émirats arabes unis|Équateur|Érythrée|Espagne|"
+    "Estonie|Eswatini|États-Unis|Éthiopie|Fidji|Finlande|France|Gabon|Gambie|Géorgie|Ghana|"
+    "Grèce|Guatemala|Guinée|Guinée-Bissau|Guinée équatoriale|Guyana|Haïti|Honduras|Hongrie|"
+    "Inde|Indonésie|Irak|Iran|Irlande|Islande|Israël|Italie|Jamaïque|Japon|Jordanie|"
+    "Kazakhstan|Kenya|Kirghizistan|Kosovo|Koweït|Laos|Lesotho|Lettonie|Liban|Liberia|Libye|"
+    "Liechtenstein|Lituanie|Luxembourg|Macédoine du Nord|Madagascar|Malaisie|Malawi|Maldives|"
+    "Mali|Malte|Maroc|Maurice|Mauritanie|Mexique|Moldavie|Monaco|Mongolie|Monténégro|"
+    "Mozambique|Namibie|Népal|Nicaragua|Niger|Nigeria|Norvège|Nouvelle-Zélande|Oman|Ouganda|"
+    "Ouzbékistan|Pakistan|Palestine|Panama|Paraguay|Pays-Bas|Pérou|Philippines|Pologne|"
+    "Portugal|Qatar|Roumanie|Royaume-Uni|Russie|Rwanda|Salvador|Sénégal|Serbie|Singapour|"
+    "Slovaquie|Slovénie|Somalie|Soudan|Sri Lanka|Suède|Suisse|Syrie|Tadjikistan|Taïwan|"
+    "Tanzanie|Tchad|Tchéquie|Thaïlande|Togo|Tunisie|Turkménistan|Turquie|Ukraine|Uruguay|"
+    "Vatican|Venezuela|Viêt Nam|Yémen|Zambie|Zimbabwe|Angleterre|Écosse|Pays de Galles|Québec|"
+    "URSS|Yougoslavie|Tchécoslovaquie|RDA|RFA")}
+_COUNTRY_TEMPLATES = {lang: {n.lower(): n for n in names.split("|")}
+                      for lang, names in _COUNTRY_NAMES.items()}
+# frwiki's century templates: ``{{s|XIX}}`` is "XIXe siècle", ``{{-s|V}}`` "Ve siècle av.
+# J.-C.", ``{{s-|XIX}}`` "XIXe" (the word left to the text after it)
+_CENTURY_TEMPLATES = {"s": " siècle", "-s": " siècle av. J.-C.", "s-": "", "-s-": ""}
 _EXCHANGES = {"nyse": "NYSE", "nasdaq": "NASDAQ", "bmv": "BMV", "lse": "LSE", "tyo": "TYO",
               "tsx": "TSX", "asx": "ASX", "euronext": "Euronext", "fwb": "FWB", "sehk": "SEHK",
               "bse": "BSE", "nse": "NSE", "six": "SIX", "otc pink": "OTC Pink", "amex": "AMEX",
@@ -168,7 +199,7 @@ def _positional(template: Template) -> list[str]:
             if not p.showkey or str(p.name).strip().isdigit()]
 
 
-def unwrap(code: Wikicode) -> Wikicode:
+def unwrap(code: Wikicode, lang: str = "en") -> Wikicode:
     """Layout templates replaced by their content (``{{nowrap|{{death date and age|…}}}}``
     is the date), nested ones and those inside formatting too (``''{{lang|de|Land}}''``);
     templates that stand for their text (``{{US$}}``, ``{{1er}}``, ``{{formatnum:5}}``)
@@ -178,7 +209,7 @@ def unwrap(code: Wikicode) -> Wikicode:
         if not any(isinstance(node, (Template, Tag)) for node in code.nodes):
             return code  # the common case: nothing to unwrap
         for template in code.filter_templates(recursive=True):
-            text = _template_text(template)
+            text = _template_text(template, lang)
             if text is not None:
                 try:
                     code.replace(template, text)
@@ -191,9 +222,20 @@ def unwrap(code: Wikicode) -> Wikicode:
     return code
 
 
-def _template_text(template: Template) -> str | None:
-    """The text a transparent template stands for, or None for any other template."""
+def _template_text(template: Template, lang: str) -> str | None:
+    """The wikitext a transparent template stands for, or None for any other template:
+    a wrapper's content, a currency's or an ordinal's text, a link (``{{ill}}``, a country
+    template), a century."""
     name = _template_name(template)
+    if name in _LINK_TEMPLATES:
+        return _link_text(template)
+    if name in _COUNTRY_TEMPLATES.get(lang, ()):
+        return f"[[{_COUNTRY_TEMPLATES[lang][name]}]]"
+    if name == "linktext":  # `{{linktext|三|星}}`: each part linked to Wiktionary, one word
+        return "".join(_positional(template))
+    if lang == "fr" and name in _CENTURY_TEMPLATES and _positional(template):
+        numeral = _positional(template)[0].upper()
+        return numeral + ("er" if numeral == "I" else "e") + _CENTURY_TEMPLATES[name]
     if name.startswith("formatnum:"):
         return name[len("formatnum:"):]
     if name in _CURRENCY_TEMPLATES and not _positional(template):
@@ -203,6 +245,19 @@ def _template_text(template: Template) -> str | None:
     slot = _TRANSPARENT.get(name)
     args = _positional(template)
     return args[slot] if slot is not None and args and len(args) > slot else None
+
+
+def _link_text(template: Template) -> str | None:
+    """``{{ill|Ewald Wüst|de|lt=Wüst}}`` -> ``[[Ewald Wüst|Wüst]]``; fr ``{{Lien|fr=X|texte=Y}}``."""
+    target = (_positional(template) or [None])[0]
+    if template.has("fr"):
+        target = str(template.get("fr").value).strip()
+    if not target or any(c in target for c in "[]{}|"):
+        return None
+    for shown_key in ("lt", "texte", "text"):
+        if template.has(shown_key) and str(template.get(shown_key).value).strip():
+            return f"[[{target}|{str(template.get(shown_key).value).strip()}]]"
+    return f"[[{target}]]"
 
 
 def _iso(year: int, month: int | None = None, day: int | None = None) -> tuple[str, str] | None:
@@ -374,9 +429,59 @@ def parse_value(raw: str | Wikicode, key: str, titles: TitleNormalizer, lang: st
         return []
     code = mwparserfromhell.parse(strip_noise(raw)) if isinstance(raw, str) else raw
     values = []
-    for item in _items(unwrap(code)):
-        values.extend(v for v in parse_item(item, key, titles, lang) if v not in values)
+    for item in _items(unwrap(code, lang), lang):
+        for part in comma_items(item, key):
+            values.extend(v for v in parse_item(part, key, titles, lang) if v not in values)
     return values
+
+
+# A comma followed by a space, outside parentheses, separates list items; `1,234` has none
+_COMMA = re.compile(r",\s+")
+# A part that is clearly a list item: one link (with its plural `s`, italics or a note in
+# parentheses) or a short phrase of words that starts with a letter (not `May 1`/`2001`)
+_LINK_PART = re.compile(r"^'*\[\[[^\[\]{}]+\]\]\w*'*(?:\s*\([^()]*\))?$")
+_WORDS_PART = re.compile(r"^[^\W\d_][\w'’&.\- ]*(?:\s*\([^()]*\))?$")
+_MAX_WORDS = 4
+# Keys whose commas are no list: a place written from the small to the large
+# (`Hot Springs, Arkansas, United States`) and names (`Doe, Jane`)
+_ONE_VALUE_KEY = re.compile(r"name|place|location|city|town|residence|headquarters|(?:^|_)hq|"
+                            r"address|seat|capital|venue|ground|origin|lieu|siège|sitz|(?:^|_)ort|"
+                            r"lugar|luogo|nom", re.I)
+
+
+def comma_items(item: Wikicode, key: str) -> list[Wikicode]:
+    """An item written as a comma list (``rock, pop, jazz``, ``Grocery, [[general
+    merchandise]], [[financial services]]``) split into its items, when every part is
+    clearly one: a link or a short phrase.  Not numbers (``1,234``), dates (``May 1,
+    2001``), prose (``University of California, Berkeley``: a joining word), places, or
+    under a date key (``founded = … [[Endicott, New York]], U.S.``: a date and a place).
+    Only the Text between nodes is cut, and the parts reuse the item's other nodes: no
+    re-parse."""
+    if _ONE_VALUE_KEY.search(key) or _DATE_KEY.search(key) or not any(
+            isinstance(node, Text) and "," in str(node) for node in item.nodes):
+        return [item]
+    parts, depth = [[]], 0
+    for node in item.nodes:
+        if not isinstance(node, Text):
+            parts[-1].append(node)
+            continue
+        for piece in re.split(r"([()]|,\s+)", str(node)):
+            depth = max(0, depth + (piece == "(") - (piece == ")"))
+            if depth == 0 and _COMMA.fullmatch(piece):
+                parts.append([])
+            elif piece:
+                parts[-1].append(Text(piece))
+    if len(parts) < 2 or not all(_is_list_part("".join(map(str, part)).strip()) for part in parts):
+        return [item]
+    return [Wikicode(part) for part in parts]
+
+
+def _is_list_part(part: str) -> bool:
+    if _LINK_PART.match(part):
+        return True
+    words = re.sub(r"\([^()]*\)", "", part).split()
+    return bool(_WORDS_PART.match(part)) and len(words) <= _MAX_WORDS \
+        and not _PHRASE_WORD.search(part)
 
 
 def is_layout_key(key: str) -> bool:
@@ -386,12 +491,12 @@ def is_layout_key(key: str) -> bool:
                 or _LAYOUT_TOKENS.intersection(re.split(r"[_\s]+", key.lower())))
 
 
-def _items(code: Wikicode, depth: int = 0) -> list[Wikicode]:
+def _items(code: Wikicode, lang: str, depth: int = 0) -> list[Wikicode]:
     """List items, nested lists (an ``{{hlist}}`` inside a ``{{plainlist}}``) split too."""
     items = split_items(code)
     if depth >= 3 or items == [code]:
         return items
-    return [inner for item in items for inner in _items(unwrap(item), depth + 1)]
+    return [inner for item in items for inner in _items(unwrap(item, lang), lang, depth + 1)]
 
 
 def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> list[Value]:

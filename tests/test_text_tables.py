@@ -158,6 +158,27 @@ def test_what_is_not_one_number(text):
      "[[Mecklenburg-Vorpommern]]", "office9",
      [("string", "Member of the Bundestag for Mecklenburg-Vorpommern")]),
     ("[[Hamburg]], [[West Germany]]", "birth_place", [("entity", "Hamburg"), ("entity", "West Germany")]),
+    # comma lists: each part a link or a short phrase is an item (Marian Breland Bailey, Asda,
+    # Redd Kross); numbers, dates, prose with joining words and places are one value
+    ("psychologist, animal trainer, behavioral scientist", "occupation",
+     [("string", "psychologist"), ("string", "animal trainer"), ("string", "behavioral scientist")]),
+    ("Grocery, [[general merchandise]], [[financial services]]", "products",
+     [("string", "Grocery"), ("entity", "General merchandise"), ("entity", "Financial services")]),
+    ("The Tourists, Red Cross", "alias", [("string", "The Tourists"), ("string", "Red Cross")]),
+    ("[[Clothing]], [[semiconductor]]s, [[Solid-state drive|solid state drives]]", "products",
+     [("entity", "Clothing"), ("entity", "Semiconductor"), ("entity", "Solid-state drive")]),
+    ("{{increase}} 165,000", "num_employees", [("integer", "165000")]),
+    ("May 1, 2001", "released", [("date", "2001-05-01")]),
+    ("University of California, Berkeley", "alma_mater",
+     [("string", "University of California, Berkeley")]),
+    ("Leeds, England, UK", "location", [("string", "Leeds, England, UK")]),
+    ("synchromesh on top three, then all four ratios after 1968", "transmission",
+     [("string", "synchromesh on top three, then all four ratios after 1968")]),
+    # links written as templates: an interlanguage link is its target, {{linktext}} its text
+    ("({{ill|Ewald Wüst|de|lt=Wüst}}, 1901)", "binomial_authority", [("entity", "Ewald Wüst")]),
+    ("{{ill|Keller Breland|de}}", "spouse", [("entity", "Keller Breland")]),
+    ("{{linktext|삼성}}", "hangul", [("string", "삼성")]),
+    ("{{linktext|三|星}}", "hanja", [("string", "三星")]),
 ])
 def test_infobox_values(raw, key, expected):
     assert [(v.kind, v.value) for v in parse_value(raw, key, TITLES, "en")] == expected
@@ -183,6 +204,15 @@ def test_infobox_values(raw, key, expected):
     ("43", "indicatif_téléphonique", "fr", [("string", "43", None)]),
     ("''{{Lang|de|Land Berlin}}''", "nom_allemand", "fr", [("string", "Land Berlin", None)]),
     ("Pas de devise officielle", "devise", "fr", []),
+    # frwiki's country and century templates (Antoine Meillet), its interlanguage link
+    ("{{France}}", "nationalité", "fr", [("entity", "France", None)]),
+    ("{{États-Unis}}, {{Royaume-Uni}}", "pays", "fr",
+     [("entity", "États-Unis", None), ("entity", "Royaume-Uni", None)]),
+    ("{{s|XX}}", "époque", "fr", [("string", "XXe siècle", None)]),
+    ("{{s|I}}", "époque", "fr", [("string", "Ier siècle", None)]),
+    ("{{-s|V}}", "époque", "fr", [("string", "Ve siècle av. J.-C.", None)]),
+    ("{{Lien|fr=Paul Kretschmer|lang=de|texte=Kretschmer}}", "maîtres", "fr",
+     [("entity", "Paul Kretschmer", None)]),
 ])
 def test_infobox_values_of_other_languages(raw, key, lang, expected):
     assert [(v.kind, v.value, v.unit) for v in parse_value(raw, key, TITLES, lang)] == expected
@@ -203,6 +233,26 @@ def test_embedded_infoboxes_give_their_facts():
         ("office", "Bundestag"), ("successor", "Volker Kauder"), ("birth_date", "1954-07-17"),
         ("office", "Federal Minister for Women and Youth"), ("term_start", "1991-01-18"),
         ("successor", "Claudia Nolte")]
+
+
+def test_an_infobox_further_down_about_someone_else_is_not_the_subjects():
+    """Marian Breland Bailey's page: her husband's ``{{Infobox person}}`` in the section
+    about their work gave her a second birth date and place; a lead without an infobox
+    leaves the body's first one to the article."""
+    from extraction.infobox import find_infoboxes, infobox_facts
+
+    own = ("{{Infobox person\n|name=Marian Breland Bailey\n|birth_date={{Birth date|mf=yes|"
+           "1920|12|2}}\n|birth_place=[[Minneapolis]], [[Minnesota]], United States\n}}\n\n"
+           "'''Marian Breland Bailey''' was an American psychologist.\n\n")
+    husband = ("== Work with Keller Breland ==\n{{Infobox person\n|name=Keller Breland\n"
+               "|birth_date={{Birth date|1915|3|26|mf=y}}\n|birth_place=[[Poplarville, "
+               "Mississippi]]}}\nAfter Bailey earned her bachelor's degree, she married him.\n")
+    _, facts = infobox_facts("Marian Breland Bailey", 1, own + husband, TITLES, "en")
+    assert [(f.property, f.value.value) for f in facts] == [
+        ("name", "Marian Breland Bailey"), ("birth_date", "1920-12-02"),
+        ("birth_place", "Minneapolis"), ("birth_place", "Minnesota")]
+    assert [name for name, _ in find_infoboxes("Intro.\n\n" + husband + husband)] == \
+        ["infobox person"]
 
 
 @pytest.mark.parametrize("raw, key", [
