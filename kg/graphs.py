@@ -34,6 +34,7 @@ from kg.store import META, KnowledgeGraph, bulk_load
 log = logging.getLogger(__name__)
 
 GRAPHS_DIR = "graphs"
+CLEAR_CHUNK = 100_000
 
 
 def now() -> str:
@@ -115,12 +116,21 @@ def replace_graph(directory: str | os.PathLike, graph: str, lines: Iterator[str]
     info = {**info, "file": str(path.relative_to(directory))}
     record_graph(kg, graph, {**info, "loaded": False}, count)
     node = ox.NamedNode(graph)
-    if node in set(kg.store.named_graphs()):
-        kg.store.remove_graph(node)
+    clear_graph(kg.store, node)
     bulk_load(kg.store, path, to_graph=node)
     kg.store.flush()
     record_graph(kg, graph, {**info, "loaded": True}, count)
     return path
+
+
+def clear_graph(store: ox.Store, graph: ox.NamedNode, chunk: int = CLEAR_CHUNK) -> None:
+    """Remove every quad of ``graph``, ``chunk`` quads per transaction: Oxigraph holds a
+    whole transaction in memory (~1.3 KB a quad), so ``remove_graph`` on FB15k-237's 6.8 M
+    completion quads grew past 8 GB; chunks keep it near 130 MB at the same ~45 µs a quad."""
+    delete = (f"DELETE {{ GRAPH {graph} {{ ?s ?p ?o }} }} WHERE {{ SELECT ?s ?p ?o WHERE "
+              f"{{ GRAPH {graph} {{ ?s ?p ?o }} }} LIMIT {chunk} }}")
+    while next(iter(store.quads_for_pattern(None, None, None, graph)), None) is not None:
+        store.update(delete)
 
 
 def record_graph(kg: KnowledgeGraph, graph: str, info: dict, triples: int) -> None:

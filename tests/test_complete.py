@@ -14,7 +14,7 @@ import pyoxigraph as ox
 import pytest
 
 from kg import KnowledgeGraph, import_graph
-from kg.graphs import replace_graph
+from kg.graphs import clear_graph, replace_graph
 
 from .conftest import ROOT
 from .test_server import _free_port, _running
@@ -144,3 +144,15 @@ def test_the_endpoint_serves_predicted_but_not_stated(umls, completed, tmp_path)
     assert len(rows) == len(expected) > 0
     scores = [float(row["score"]["value"]) for row in rows]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_clearing_a_graph_in_chunks_touches_nothing_else():
+    store = ox.Store()
+    target, other = ox.NamedNode("http://x/completions"), ox.NamedNode("http://x/predictions")
+    for i in range(25):
+        triple = (ox.NamedNode(f"http://x/s{i}"), ox.NamedNode("http://x/p"), ox.Literal(str(i)))
+        store.extend([ox.Quad(*triple, target), ox.Quad(*triple, other), ox.Quad(*triple)])
+    clear_graph(store, target, chunk=10)
+    assert not list(store.quads_for_pattern(None, None, None, target))
+    assert len(list(store.quads_for_pattern(None, None, None, other))) == 25
+    assert len(list(store.quads_for_pattern(None, None, None, ox.DefaultGraph()))) == 25
