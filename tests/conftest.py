@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,16 @@ from extraction.build import BuildOptions, build
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 SAMPLE = SHARED / "dumps" / "enwiki-sample.xml.bz2"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def interruptible():
+    """A suite started as a background job (``make test &``, some CI runners) inherits
+    SIGINT ignored, and an ignored signal stays ignored across ``exec``: the commands the
+    Ctrl-C tests start would never see it.  A handler here is reset to the default in
+    every child, so they get Python's KeyboardInterrupt as from a terminal."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
