@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from common.distributed import resolve_device
 from common.vocab import PROV, XSD
 from kg.embedding.data import AnswerIndex
 from kg.embedding.scorer import LinkScorer
@@ -165,7 +166,7 @@ def write_completions(directory: str | os.PathLike, completions: Completions,
 def pipeline(directory: str | os.PathLike, embeddings: str, name: str | None = None,
              heads: list[str] | None = None, relations: list[str] | None = None,
              top_k: int = 10, min_score: float | None = None,
-             expected: str | os.PathLike | None = None, device: str = "cpu",
+             expected: str | os.PathLike | None = None, device: str = "auto",
              batch_size: int = 512, progress: bool = True) -> dict:
     """Complete DIR's graph with ``DIR/embeddings/<embeddings>`` into the named graph
     ``completions/<name>`` (default: the embeddings' name).  ``heads`` and ``relations``
@@ -173,7 +174,8 @@ def pipeline(directory: str | os.PathLike, embeddings: str, name: str | None = N
     ``expected``: a file of held-out triples (TSV or N-Triples) to count among the
     completions.  Returns a report (counts, seconds, the graph IRI and file)."""
     scheme = graph_scheme(directory)
-    scorer = LinkScorer.from_pretrained(Path(directory) / "embeddings" / embeddings, device)
+    scorer = LinkScorer.from_pretrained(Path(directory) / "embeddings" / embeddings,
+                                        resolve_device(device))
     graph = KnowledgeGraph.open(directory)
     stated = stated_triples(graph, scorer)
     del graph                                   # the writer opens the store read-write

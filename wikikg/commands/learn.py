@@ -82,7 +82,8 @@ run), queryable with `wikikg query` and `wikikg serve`; see docs/sparql.md.
               "embeddings' name]")
 @click.option("--eval", "eval_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Held-out triples (TSV or N-Triples): print how many the completions hold.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N.")
+@click.option("--device", default="auto", show_default=True,
+              help="auto (CUDA when there is one), cpu, cuda, cuda:N.")
 @click.option("--batch-size", default=512, show_default=True, type=click.IntRange(1),
               help="Queries scored at once.")
 @click.pass_context
