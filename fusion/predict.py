@@ -22,12 +22,12 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer
 
-from common.vocab import PROV, XSD
+from common.vocab import PROV
 from extraction.sentences import RuleSplitter
 from fusion.datasets.validate import DatasetError, record_problems
 from fusion.features import collate, encode_re
 from fusion.model import KnowledgeEnhancedModel
-from kg.graphs import about_lines, add_to_graph, claim_lines, now, nt_literal
+from kg.graphs import about_lines, add_to_graph, claim_lines, now_literal, nt_literal
 from kg.iri import IriScheme
 from kg.store import graph_scheme
 
@@ -147,7 +147,7 @@ def write_predictions(directory: str | os.PathLike, predictions: list[dict],
     graph = f"{scheme.base}graph/predictions/{run_id(run)}"
     counts = {"written": 0, "no_relation": 0, "below_threshold": 0, "unlinked": 0}
     lines = [about_lines(graph, {scheme.ontology("run"): nt_literal(str(Path(run).resolve())),
-                                 PROV + "generatedAtTime": f'"{now()}"^^<{XSD}dateTime>'})]
+                                 PROV + "generatedAtTime": now_literal()})]
     for item in predictions:
         if item["prediction"] == NO_RELATION:
             counts["no_relation"] += 1

@@ -61,8 +61,7 @@ def candidates(examples: list[dict], relations: list[str], stated: set[tuple[str
 def graph_logits(scorer: LinkScorer, triples: list[tuple[str, str, str]]) -> np.ndarray:
     """The link predictor's score of each triple; NaN where it has no vector for an entity
     or relation (e.g. every edge of the entity was held out)."""
-    relations = {iri: r for r, iri in enumerate(scorer.relations)}
-    rows = [(scorer.ids.get(s), relations.get(p), scorer.ids.get(o)) for s, p, o in triples]
+    rows = list(scorer.triple_ids(triples))
     known = [i for i, row in enumerate(rows) if None not in row]
     out = np.full(len(triples), np.nan)
     if known:

@@ -41,6 +41,11 @@ def now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
+def now_literal() -> str:
+    """The current time as an N-Triples ``xsd:dateTime`` literal (``prov:generatedAtTime``)."""
+    return f'"{now()}"^^<{XSD}dateTime>'
+
+
 def statement_iri(graph: str, *claim: str) -> str:
     """A stable IRI for one claim in ``graph``: the same claim always maps to it."""
     digest = hashlib.sha256("\x1f".join((graph, *claim)).encode("utf-8")).hexdigest()[:24]
@@ -78,18 +83,15 @@ def about_lines(graph: str, about: dict[str, str]) -> str:
     return "".join(f"<{graph}> <{term}> {value} .\n" for term, value in about.items())
 
 
-def add_to_graph(directory: str | os.PathLike, graph: str, lines: str, info: dict) -> int:
+def add_to_graph(directory: str | os.PathLike, graph: str, lines: str, info: dict) -> None:
     """Add the N-Triples ``lines`` to the named ``graph`` in one transaction (a claim already
-    there is not duplicated) and record the graph in ``kg.json``.  Returns the triples
-    that were new."""
+    there is not duplicated) and record the graph in ``kg.json``."""
     kg = KnowledgeGraph.open(directory, read_only=False)
-    before = len(kg.store)
     node = ox.NamedNode(graph)
     kg.store.extend(ox.Quad(t.subject, t.predicate, t.object, node)
                     for t in ox.parse(input=lines.encode("utf-8"), format=ox.RdfFormat.N_TRIPLES))
     kg.store.flush()
     record_graph(kg, graph, info, sum(1 for _ in kg.store.quads_for_pattern(None, None, None, node)))
-    return kg.meta["triples"] - before
 
 
 def replace_graph(directory: str | os.PathLike, graph: str, lines: Iterator[str],

@@ -26,11 +26,12 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from common.distributed import resolve_device
-from common.vocab import PROV, XSD
+from common.vocab import PROV
 from kg.embedding.data import AnswerIndex
 from kg.embedding.scorer import LinkScorer
-from kg.graphs import about_lines, claim_lines, now, nt_literal, replace_graph
+from kg.graphs import about_lines, claim_lines, now_literal, nt_literal, replace_graph
 from kg.io import read_triples
+from kg.iri import IriScheme
 from kg.store import KnowledgeGraph, graph_scheme
 
 log = logging.getLogger(__name__)
@@ -57,15 +58,9 @@ class Completions:
 def stated_triples(graph: KnowledgeGraph, scorer: LinkScorer) -> Tensor:
     """``[n, 3]`` ids of the default graph's triples between embedded entities over
     embedded relations (what completion must not propose again)."""
-    relations = {iri: r for r, iri in enumerate(scorer.relations)}
-    ids, rows = scorer.ids, []
-    for quad in graph.default_graph():
-        if not isinstance(quad.object, ox.NamedNode):
-            continue
-        head, relation = ids.get(quad.subject.value), relations.get(quad.predicate.value)
-        tail = ids.get(quad.object.value)
-        if head is not None and relation is not None and tail is not None:
-            rows.append((head, relation, tail))
+    iri_triples = ((q.subject.value, q.predicate.value, q.object.value)
+                   for q in graph.default_graph() if isinstance(q.object, ox.NamedNode))
+    rows = [row for row in scorer.triple_ids(iri_triples) if None not in row]
     return torch.tensor(rows, dtype=torch.long).view(-1, 3)
 
 
@@ -74,7 +69,7 @@ def select_queries(stated: Tensor, scorer: LinkScorer, heads: list[str] | None =
     """``[q, 2]`` (head, relation) ids: the stated pairs, narrowed to ``heads`` and
     ``relations`` (IRIs); with both, their cross product."""
     head_ids = _ids(heads, scorer.ids, "entity")
-    relation_ids = _ids(relations, {iri: r for r, iri in enumerate(scorer.relations)}, "relation")
+    relation_ids = _ids(relations, scorer.relation_ids, "relation")
     if head_ids is not None and relation_ids is not None:
         return torch.cartesian_prod(head_ids, relation_ids).view(-1, 2)
     pairs = torch.unique(stated[:, :2], dim=0)
@@ -107,14 +102,14 @@ def complete(scorer: LinkScorer, stated: Tensor, queries: Tensor, top_k: int = 1
         scores = scorer.score(head, relation).float()
         scores.masked_fill_(known.mask(head, relation).to(scores.device), float("-inf"))
         best = torch.topk(scores, k, dim=1)
-        keep = torch.isfinite(best.values)
+        values, tails = best.values.cpu(), best.indices.cpu()
+        keep = torch.isfinite(values)
         if min_score is not None:
-            keep &= best.values >= min_score
+            keep &= values >= min_score
         rank = torch.arange(1, k + 1).expand(len(batch), k)
-        parts.append((head.unsqueeze(1).expand(-1, k)[keep.cpu()],
-                      relation.unsqueeze(1).expand(-1, k)[keep.cpu()],
-                      best.indices.cpu()[keep.cpu()], best.values.cpu()[keep.cpu()],
-                      rank[keep.cpu()]))
+        parts.append((head.unsqueeze(1).expand(-1, k)[keep],
+                      relation.unsqueeze(1).expand(-1, k)[keep], tails[keep], values[keep],
+                      rank[keep]))
     columns = [torch.cat(c) if c else torch.empty(0) for c in zip(*parts)] or [torch.empty(0)] * 5
     return Completions(*columns, queries=len(queries), seconds=time.perf_counter() - started)
 
@@ -135,16 +130,15 @@ def recovered(completions: Completions, expected: Tensor, num_entities: int,
 
 
 def completion_lines(completions: Completions, scorer: LinkScorer, graph: str,
-                     about: dict[str, str]) -> Iterator[str]:
+                     scheme: IriScheme, about: dict[str, str]) -> Iterator[str]:
     """N-Triples of every completion (claim, score, rank) and of the graph's provenance."""
     yield about_lines(graph, about)
-    ontology = graph.split("graph/completions/")[0] + "ontology/"
+    score_term, rank_term = scheme.ontology("score"), scheme.ontology("rank")
     for head, relation, tail, score, rank in zip(
             completions.head.tolist(), completions.relation.tolist(), completions.tail.tolist(),
             completions.score.tolist(), completions.rank.tolist()):
         yield claim_lines(graph, scorer.iris[head], scorer.relations[relation], scorer.iris[tail],
-                          ((ontology + "score", nt_literal(score)),
-                           (ontology + "rank", nt_literal(rank))))
+                          ((score_term, nt_literal(score)), (rank_term, nt_literal(rank))))
 
 
 def write_completions(directory: str | os.PathLike, completions: Completions,
@@ -154,10 +148,11 @@ def write_completions(directory: str | os.PathLike, completions: Completions,
     ``settings`` (top_k, min_score, ...) are recorded in ``kg.json``."""
     scheme = graph_scheme(directory)
     graph = f"{scheme.base}graph/completions/{name}"
-    about = {PROV + "generatedAtTime": f'"{now()}"^^<{XSD}dateTime>',
+    about = {PROV + "generatedAtTime": now_literal(),
              scheme.ontology("model"): nt_literal(scorer.config.model),
              scheme.ontology("embeddings"): nt_literal(embeddings)}
-    path = replace_graph(directory, graph, completion_lines(completions, scorer, graph, about),
+    path = replace_graph(directory, graph,
+                         completion_lines(completions, scorer, graph, scheme, about),
                          {"kind": "completions", "model": scorer.config.model,
                           "embeddings": embeddings, "completions": len(completions), **settings})
     return graph, path
@@ -179,11 +174,8 @@ def pipeline(directory: str | os.PathLike, embeddings: str, name: str | None = N
     graph = KnowledgeGraph.open(directory)
     stated = stated_triples(graph, scorer)
     del graph                                   # the writer opens the store read-write
-    queries = select_queries(
-        stated, scorer, heads and [h if h.startswith(("http://", "https://")) else
-                                   scheme.resource(h) for h in heads],
-        relations and [r if r.startswith(("http://", "https://")) else scheme.property(r)
-                       for r in relations])
+    queries = select_queries(stated, scorer, _as_iris(heads, scheme.resource),
+                             _as_iris(relations, scheme.property))
     log.info("%d queries over %d entities (%d stated triples masked)", len(queries),
              scorer.num_entities, len(stated))
     completions = complete(scorer, stated, queries, top_k, min_score, batch_size, progress)
@@ -201,11 +193,16 @@ def pipeline(directory: str | os.PathLike, embeddings: str, name: str | None = N
     return report
 
 
+def _as_iris(names: list[str] | None, make) -> list[str] | None:
+    """IRIs as given, other names through ``make`` (a title or a property name)."""
+    if names is None:
+        return None
+    return [name if name.startswith(("http://", "https://")) else make(name) for name in names]
+
+
 def expected_ids(path: str | os.PathLike, scheme, scorer: LinkScorer) -> Tensor:
     """``[n, 3]`` ids of a file's triples between embedded entities (others are logged)."""
-    relations = {iri: r for r, iri in enumerate(scorer.relations)}
-    rows = [(scorer.ids.get(s), relations.get(p), scorer.ids.get(o))
-            for s, p, o in read_triples(path, scheme)]
+    rows = list(scorer.triple_ids(read_triples(path, scheme)))
     kept = [row for row in rows if None not in row]
     if len(kept) < len(rows):
         log.warning("%s: %d of %d triples name an entity or relation without an embedding; "

@@ -13,6 +13,7 @@ own ``score`` on the saved encoded vectors, so there is one scoring function, no
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -55,6 +56,7 @@ class LinkScorer:
         self.config, self.relations = config, relations
         self.iris = entities.iris[1:]
         self.ids = {iri: row - 1 for iri, row in entities.rows.items()}
+        self.relation_ids = {iri: r for r, iri in enumerate(relations)}
         with torch.device("meta"):
             model = build_model(config, len(self.iris), len(relations))
         self.device = torch.device(device)
@@ -87,6 +89,11 @@ class LinkScorer:
     @property
     def num_relations(self) -> int:
         return len(self.relations)
+
+    def triple_ids(self, triples) -> Iterator[tuple[int | None, int | None, int | None]]:
+        """(head, relation, tail) ids of IRI triples, as they come; None where one has no
+        vector."""
+        return ((self.ids.get(s), self.relation_ids.get(p), self.ids.get(o)) for s, p, o in triples)
 
     @torch.no_grad()
     def score(self, entity: Tensor, relation: Tensor) -> Tensor:
