@@ -127,8 +127,8 @@ def replace_graph(directory: str | os.PathLike, graph: str, lines: Iterator[str]
 
 def clear_graph(store: ox.Store, graph: ox.NamedNode, chunk: int = CLEAR_CHUNK) -> None:
     """Remove every quad of ``graph``, ``chunk`` quads per transaction: Oxigraph holds a
-    whole transaction in memory (~1.3 KB a quad), so ``remove_graph`` on FB15k-237's 6.8 M
-    completion quads grew past 8 GB; chunks keep it near 130 MB at the same ~45 µs a quad."""
+    whole transaction in memory, and one ``remove_graph`` of FB15k-237's 6.8 M completion
+    quads was seen at 8.9 GB RSS (bench/bench_complete.py, before this); chunks bound it."""
     delete = (f"DELETE {{ GRAPH {graph} {{ ?s ?p ?o }} }} WHERE {{ SELECT ?s ?p ?o WHERE "
               f"{{ GRAPH {graph} {{ ?s ?p ?o }} }} LIMIT {chunk} }}")
     while next(iter(store.quads_for_pattern(None, None, None, graph)), None) is not None:
