@@ -96,8 +96,8 @@ def carry(build: Path, sheet: list[dict]) -> list[dict]:
     for old in sheet:
         new = now.get(_key(old))
         if new is None:
-            row = dict(old, verdict="gone", reason=f"no longer a mention (was {old['verdict']}: "
-                                                  f"{old['reason']})")
+            row = dict(old, verdict="gone", reason="no longer a mention with a target (was "
+                                                  f"{old['verdict']}: {old['reason']})")
         elif (new["source"], new["end"], new["target"]) == (
                 old["source"], int(old["end"]), old["target"]):
             row = dict(old)
