@@ -56,6 +56,14 @@ NOT_INFOBOX = re.compile(
     r"erreferentzia|citiranje|^navedi|webbref|citácia|קישור|ссылка|^брэ$|palabra estranxeira",
     re.I)
 MIN_NAMED = 3  # named parameters with a value, for a lead template of another name
+# Infoboxes of other wikis whose parameters are positional, by normalised name: the key of
+# each position (``None``: no fact, or a meaning the articles do not show).  Read from the
+# template's use: cv `{{Хула çинчен|Берлин|[[Ӳкерчĕк:…]]|[[Германи]]|Берлин|||3 440|2010|
+# 891.85|52°31′ ç.ш.|13°24′ х. т. д.}}`, whose prose gives 3 440 441 people in 2010.
+POSITIONAL_INFOBOXES = {
+    "хула çинчен": ("name", None, "country", "region", None, None, "population_thousands",
+                    "population_year", "area_km2"),
+}
 # "Infobox" in other languages' template names: one named parameter is then enough
 # (`{{hiri infotaula | izena = Berlin}}`, `{{Gwybodlen lle | gwlad = …}}`)
 INFOBOX_WORD = re.compile(r"infobox|infotaula|gwybodlen|bosca|ficha|capsa|info/|infoboks|"
@@ -80,7 +88,7 @@ def find_infoboxes(wikitext: str) -> Iterator[tuple[str, str]]:
     article's (a politician's earlier offices) are the subject's: see ``_with_embedded``."""
     heading = re.search(r"^==[^=]", wikitext, re.M)
     lead_end = heading.start() if heading else len(wikitext)
-    pos, found = 0, False
+    pos, found, enclosed = 0, False, None
     for match in _TEMPLATE_OPEN.finditer(wikitext):
         if found and match.start() >= lead_end:
             return  # the rest of the body: other subjects' infoboxes
@@ -88,9 +96,13 @@ def find_infoboxes(wikitext: str) -> Iterator[tuple[str, str]]:
             continue
         head = wikitext[match.end():match.end() + 200]
         name = normalize_infobox_name(re.split(r"[|}]", head, maxsplit=1)[0])
-        named = bool(INFOBOX_NAME.match(name))
+        named = bool(INFOBOX_NAME.match(name)) or name in POSITIONAL_INFOBOXES
         if not named and (match.start() >= lead_end or not name or NOT_INFOBOX.search(name)):
             continue
+        if not named:
+            enclosed = _enclosed(wikitext, lead_end) if enclosed is None else enclosed
+            if any(start < match.start() < end for start, end in enclosed):
+                continue
         end = _template_end(wikitext, match.start())
         if end < 0:
             continue
@@ -99,6 +111,21 @@ def find_infoboxes(wikitext: str) -> Iterator[tuple[str, str]]:
         if named or _named_parameters(text) >= least:
             pos, found = end, True
             yield name, text
+
+
+_REF_SPAN = re.compile(r"<ref\b[^>/]*>.*?(?:</ref\s*>|$)", re.I | re.S)
+
+
+def _enclosed(wikitext: str, lead_end: int) -> list[tuple[int, int]]:
+    """Spans of the lead where a template is part of something else, never an infobox of
+    its own: a reference (every wiki's citation templates: `{{наведена мрежна страница}}`,
+    `{{یادکرد وب}}`, `{{LuiseBMS}}` have named parameters) and a table (`{{Sitzverteilung}}`
+    in a row of de's infobox table, which then gives the rows)."""
+    lead = wikitext[:lead_end]
+    spans = [m.span() for m in _REF_SPAN.finditer(lead)] if "<ref" in lead else []
+    for opening in _TABLE_OPEN.finditer(lead) if "{|" in lead else ():
+        spans.append((opening.start(), _table_end(wikitext, opening.start())))
+    return spans
 
 
 def _named_parameters(text: str) -> int:
@@ -131,7 +158,9 @@ _TABLE_OPEN = re.compile(r"^[ \t]*\{\|(?P<attrs>.*)$", re.M)
 _TABLE_LINE = re.compile(r"^[ \t]*(\{\||\|\})", re.M)
 _LINK = re.compile(r"\[\[[^\[\]\n]*\]\]")
 _PIPE = "\x1f"
-_FLOATS = re.compile(r"infobox|float[:-]\s*right|align=\"?right", re.I)
+# right-floated, or left in right-to-left wikis (pnb, ur, fa …), or classed as an infobox
+_FLOATS = re.compile(r"infobox|float[:-]\s*(?:right|left)|align=\"?(?:right|left)", re.I)
+_TAGS = re.compile(r"<[^<>]*>")
 
 
 def table_infobox_rows(wikitext: str, titles: TitleNormalizer) -> Iterator[tuple[str, Wikicode]]:
@@ -157,7 +186,7 @@ def table_infobox_rows(wikitext: str, titles: TitleNormalizer) -> Iterator[tuple
         if _holds_file(str(label), titles):
             continue
         label = label.strip_code().strip().strip(":-–• ").strip()
-        if label and len(label) <= 40 and not str(value).strip().startswith("'''"):
+        if label and len(label) <= 40 and not _TAGS.sub("", str(value)).strip().startswith("'''"):
             yield label, value
 
 
@@ -205,12 +234,19 @@ def _with_embedded(name: str, templates: list) -> Iterator[tuple[str, Template]]
 def _template_facts(subject: str, page_id: int, name: str, template: Template,
                     titles: TitleNormalizer, lang: str) -> Iterator[Fact]:
     siblings = sibling_keys([str(p.name) for p in template.params if p.showkey])
+    positions = POSITIONAL_INFOBOXES.get(name, ())
     for param in template.params:
-        if not param.showkey:
-            continue
         raw_key = str(param.name).strip()
-        key = normalize_key(raw_key, siblings)
+        key = normalize_key(raw_key, siblings) if param.showkey else _position_key(positions,
+                                                                                  raw_key)
         if not key:
             continue
         for value in parse_value(param.value, key, titles, lang):
             yield Fact(subject, page_id, name, key, raw_key, value)
+
+
+def _position_key(positions: tuple, raw_key: str) -> str | None:
+    """The key of a positional parameter (``raw_key`` is its 1-based position) from the
+    infobox's row of :data:`POSITIONAL_INFOBOXES`; other templates' positions give none."""
+    index = int(raw_key) - 1 if raw_key.isdigit() else -1
+    return positions[index] if 0 <= index < len(positions) else None

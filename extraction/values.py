@@ -14,7 +14,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 import mwparserfromhell
-from mwparserfromhell.nodes import Tag, Template, Text, Wikilink
+from mwparserfromhell.nodes import ExternalLink, Tag, Template, Text, Wikilink
 from mwparserfromhell.wikicode import Wikicode
 
 from extraction.records import Value
@@ -506,6 +506,9 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
             value = value_template(node, titles)
             if value:
                 return [value]
+    url = _lone_url(code)
+    if url:
+        return [url]
     links = list(_links(code))
     files = [link for link, _ in links if (titles.parse(str(link.title)) or (None,))[0] == NS_FILE]
     if files:  # a file and its size or caption: the graph has no file IRIs
@@ -523,7 +526,7 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
         date = parse_date(clean_inline(_without_small(code)))
         if date:
             return [date]
-    if outside and _is_phrase(code):
+    if outside and (_is_phrase(code) or _MEASURE.match(str(code))):
         return _typed_text(code, key, lang)
     if outside:
         return [Value("entity", title) for title in outside]
@@ -536,8 +539,21 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
     return _typed_text(code, key, lang)
 
 
+# A number and the words of its unit, linked (`892 مربع [[کلومیٹر]]`, `892 square
+# [[kilometre]]`): a measure, not the unit's page
+_MEASURE = re.compile(r"^\s*\d[\d.,\u00a0 ]*(?:[^\W\d_]+\s+)*\[\[[^\[\]|]+\]\][^\W\d_]*\s*$")
 _LIST_PAGE = re.compile(r"^(?:list[ _]of|lists[ _]of|liste[ _]de|liste[ _]des|liste[ _]der|"
                         r"lista[ _]de|lista[ _]di|elenco)\b", re.I)
+
+
+def _lone_url(code: Wikicode) -> Value | None:
+    """An item that is one external link is its URL, not its label: `website =
+    [http://www.berlin.de/international/ برلن]` names the site by the wiki's language."""
+    nodes = [n for n in code.nodes if not (isinstance(n, Text) and not str(n).strip())]
+    if len(nodes) != 1 or not isinstance(nodes[0], ExternalLink):
+        return None
+    url = str(nodes[0].url).strip()
+    return Value("url", url, "xsd:anyURI") if re.match(r"^(?:https?:)?//\S+$", url) else None
 
 
 def _links_as_text(code: Wikicode, titles: TitleNormalizer) -> Wikicode:
