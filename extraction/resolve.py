@@ -12,7 +12,9 @@ bounded by the part, not by the wiki.  The rules, record by record:
   the map step and give way where they overlap one;
 - a page's links are merged per resolved target, a link to the page itself dropped;
 - an unlinked NER mention takes the alias table's clear winner for its surface (or for
-  the surface without a leading "the ", when the table has no such surface).
+  the surface without a leading "the ", when the table has no such surface), unless that
+  winner is a list page, or a language where the word reads as a nationality ("the German
+  chancellor").
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import orjson
 from common.atomic import atomic_file
 from common.jsonl import gzip_member, read_jsonl
 from extraction.chunk import OUTPUTS, normalize_surface, part_name
+from extraction.sentences import target_fits
 
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
 
@@ -98,8 +101,19 @@ def rewrite_sentence(record: dict, lookups: PartLookups) -> Iterator[dict]:
         add_name_mentions(record, own, record["page"])
     for mention in record["mentions"]:
         if mention["source"] == "ner" and mention["title"] is None:
-            mention["title"] = lookups.link(mention["surface"])
+            mention["title"] = _ner_link(mention, record["text"], lookups)
     yield record
+
+
+def _ner_link(mention: dict, text: str, lookups: PartLookups) -> str | None:
+    """The alias table's winner for an NER surface, unless it is a target that surface
+    seldom means where it stands (a list page; a language named by a nationality word:
+    :func:`extraction.sentences.target_fits`)."""
+    title = lookups.link(mention["surface"])
+    if title is None or target_fits(title, text, mention["start"], mention["end"],
+                                    mention.get("label")):
+        return title
+    return None
 
 
 def add_name_mentions(sentence: dict, names: list[str], title: str) -> None:

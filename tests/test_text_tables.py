@@ -372,6 +372,75 @@ def test_an_anchor_is_reused_only_for_its_own_name_or_a_repeated_link():
         ("Rhône", "Rhône"), ("Obama", "Barack Obama")}
 
 
+def test_an_anchor_to_a_language_is_reused_only_where_the_word_names_the_language():
+    """Azerbaijan links "Armenian" to the language three times, but "Armenian villages"
+    are not the language's (the mention audit of docs/benchmarks.md)."""
+    from extraction.page import ExtractionConfig, extract_page
+    from extraction.records import Page
+
+    text = ("'''Azerbaijan''' has radio broadcasts in Russian, [[Armenian language|Armenian]] "
+            "and [[Georgian language|Georgian]]. Minorities speak [[Armenian language|Armenian]]"
+            " and [[Avar language|Avar]]. Some schools teach [[Armenian language|Armenian]].\n\n"
+            "A recent attack on Armenian villages caused damage. Newspapers appear in Armenian."
+            "\n")
+    result = extract_page(Page(1, "Azerbaijan", 0, text), ExtractionConfig())
+    aliases = {s.text[:8]: [(m.surface, m.title) for m in s.mentions if m.source == "alias"]
+               for s in result.sentences}
+    assert aliases["A recent"] == []
+    assert aliases["Newspape"] == [("Armenian", "Armenian language")]
+
+
+@pytest.mark.parametrize("sentence, word, language", [
+    ("In addition to being the first female German chancellor, Merkel is", "German", False),
+    ("Under the pretext of a slight to their consul, the French invaded Algiers.", "French",
+     False),
+    ("Albert Einstein was a German-born theoretical physicist.", "German", False),
+    ("the degree to which Muslim immigrants have integrated into German society.", "German",
+     False),
+    ("there was Republican support that a German-language paper could mobilize.", "German",
+     True),
+    ("Able to read French, German and Russian, Rand also discovered", "German", True),
+    ("60% of households could speak and understand French or Arabic.", "French", True),
+    ("the universal literary heritage in Arabic and French.", "French", True),
+    ("The term alternativlos (German for \"without an alternative\"), which", "German", True),
+    ("Berlin (German: Land Berlin) is the capital", "German", True),
+])
+def test_a_nationality_word_reads_as_a_language_only_in_a_language_context(sentence, word,
+                                                                          language):
+    from extraction.sentences import reads_as_language
+
+    start = sentence.index(word)
+    assert reads_as_language(sentence, start, start + len(word)) is language
+
+
+def test_ner_links_skip_list_pages_and_languages_that_are_nationalities():
+    """The alias table's clear winner of "German" is *German language* (five anchors to one
+    each elsewhere) and of "African American" a list page (one anchor): neither is what
+    these sentences of Angela Merkel and Alabama name; "German-language" is the language."""
+    from extraction.resolve import PartLookups, rewrite_sentence
+
+    lookups = PartLookups(links={"German": "German language", "Alabama": "Alabama",
+                                 "African American": "List of African American United "
+                                                     "States Cabinet Secretaries"})
+
+    def linked(text: str, surface: str, label: str) -> str | None:
+        start = text.index(surface)
+        mention = {"start": start, "end": start + len(surface), "surface": surface,
+                   "title": None, "source": "ner", "label": label}
+        record = {"id": "1:0", "page": "P", "page_id": 1, "text": text, "mentions": [mention]}
+        return next(rewrite_sentence(record, lookups))["mentions"][0]["title"]
+
+    assert linked("She was the first female German chancellor.", "German", "NORP") is None
+    assert linked("It bought a German-language paper in 1859.", "German", "NORP") == \
+        "German language"
+    assert linked("Pupils learn English and German at school.", "German", "LANGUAGE") == \
+        "German language"
+    assert linked("Laws disenfranchised African American residents of Alabama.",
+                  "African American", "NORP") is None
+    assert linked("Laws disenfranchised African American residents of Alabama.",
+                  "Alabama", "GPE") == "Alabama"
+
+
 def test_infoboxes_drawn_as_tables_give_their_rows():
     """The lead's right-floated table of wikis whose city articles predate infobox templates
     (the fo minidump's Berlin, abridged): label/value rows are facts; header rows, file rows
