@@ -27,7 +27,6 @@ import csv
 import gzip
 import logging
 import random
-import sys
 from collections import Counter
 from pathlib import Path
 
