@@ -29,15 +29,19 @@ class Database:
     """A DuckDB database in ``spill`` (created), under ``memory_limit``."""
 
     def __init__(self, spill: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT,
-                 threads: int | None = None, spill_limit: str | None = None):
+                 threads: int | None = None, spill_limit: str | None = None,
+                 persistent: bool = True):
         """``threads`` (default: every CPU) is capped at one per ``MEMORY_PER_THREAD`` of the
         budget: each thread's sort and join keep blocks pinned, and a small budget shared by
-        many threads runs out of memory where fewer threads would spill."""
+        many threads runs out of memory where fewer threads would spill.  ``persistent``:
+        tables in a database file in ``spill``; else in memory, evicted to spill files past
+        the budget (a short task's tables: nothing to checkpoint)."""
         import duckdb
 
         self.error = duckdb.Error
         self.spill = spill
         self.results = 0
+        self.peak_spill = 0  # bytes: the most DuckDB's spill files held (only past the budget)
         spill.mkdir(parents=True, exist_ok=True)
         threads = max(1, min(threads or os.cpu_count() or 1,
                              parse_size(memory_limit) // MEMORY_PER_THREAD))
@@ -46,16 +50,22 @@ class Database:
         if spill_limit:
             config["max_temp_directory_size"] = spill_limit
         try:
-            self.db = duckdb.connect(str(spill / "work.duckdb"), config=config)
+            self.db = duckdb.connect(str(spill / "work.duckdb") if persistent else ":memory:",
+                                     config=config)
             self.db.execute("SET enable_progress_bar = false")  # no bar drawn on our stderr
         except duckdb.Error as exc:
             raise DatabaseError(f"DuckDB in {spill}: {one_line(exc)}") from exc
 
     def sql(self, query: str):
+        """Run ``query``; ``peak_spill`` notes the most its spill files held meanwhile."""
         try:
-            return self.db.execute(query)
+            with SpillWatch(self.spill) as watch:
+                result = self.db.execute(query)
         except self.error as exc:
             raise DatabaseError(one_line(exc)) from exc
+        finally:
+            self.peak_spill = max(self.peak_spill, watch.peak)
+        return result
 
     def scalar(self, query: str):
         """The one value of ``query`` (fetched to the end: DuckDB keeps the connection busy
@@ -95,10 +105,6 @@ class Database:
         self.sql(f"COPY ({query}) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE {batch_rows})")
         return path
 
-    def spilled(self) -> int:
-        """Bytes held in spill files now (there are some only past the budget)."""
-        return self.scalar("SELECT coalesce(sum(size), 0) FROM duckdb_temporary_files()")
-
     def close(self) -> None:
         self.db.close()
 
@@ -107,6 +113,50 @@ class Database:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class SpillWatch:
+    """The peak disk use of DuckDB's spill files in ``directory`` while a block runs,
+    sampled by a thread: a sort or join may spill and free its files within one statement,
+    where a look afterwards would see nothing."""
+
+    INTERVAL = 0.05
+
+    def __init__(self, directory: Path):
+        import threading
+
+        self.directory = directory
+        self.peak = 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> SpillWatch:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.thread.join()
+        self.peak = max(self.peak, self.size())
+
+    def _sample(self) -> None:
+        while not self.done.wait(self.INTERVAL):
+            self.peak = max(self.peak, self.size())
+
+    def size(self) -> int:
+        """Bytes on disk (allocated blocks: DuckDB's block files may be sparse)."""
+        total = 0
+        try:
+            with os.scandir(self.directory) as entries:
+                for entry in entries:
+                    if entry.name.startswith("duckdb_temp"):
+                        try:
+                            total += entry.stat().st_blocks * 512
+                        except FileNotFoundError:
+                            pass
+        except FileNotFoundError:
+            pass
+        return total
 
 
 def parse_size(text: str) -> int:

@@ -7,8 +7,9 @@
    as the pages wrote them, and the redirects, anchor votes and references the reduce
    step needs, as Parquet.  Only counts and errors come back to this process.
 2. Reduce (:mod:`extraction.reduce`): redirect chains, the alias table and each part's
-   lookups are out-of-core joins and group-bys in DuckDB, under ``memory_limit``,
-   spilling to ``tmp_dir``: nothing keyed by title is held in Python.
+   lookups are out-of-core joins and group-bys in DuckDB, as tasks on the same engine
+   over hash buckets of the keys, sharing ``memory_limit`` and spilling to ``tmp_dir``:
+   nothing keyed by title is held in Python, nor a whole table by one task.
 3. Rewrite (:mod:`extraction.resolve`): each part's records get their titles resolved and
    their redirect names, in parallel on the engine, each worker reading its part's lookups
    only.  The outputs are the rewritten parts concatenated in part order (whole gzip
@@ -23,13 +24,11 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
 import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -45,7 +44,7 @@ from extraction.engines import Failure, make_engine
 from extraction.multistream import find_index, scan_stream_ranges, stream_ranges
 from extraction.page import ExtractionConfig
 from extraction.records import PageError
-from extraction.reduce import Reduction
+from extraction.reduce import STAGES, ReduceJob, buckets_for, run_task
 from extraction.resolve import rewrite_part
 from extraction.sentences import SPACY_MODEL
 
@@ -70,7 +69,8 @@ class BuildOptions:
     page_timeout: float = 60.0
     batch_bytes: int = 1 << 20  # wikitext per part, read by this process (a plain dump)
     range_bytes: int = 1 << 20  # compressed bytes per part, read by a worker (multistream)
-    memory_limit: str = DEFAULT_MEMORY_LIMIT  # the reduce step's budget (DuckDB's)
+    memory_limit: str = DEFAULT_MEMORY_LIMIT  # the reduce step's budget (DuckDB's), all tasks
+    reduce_buckets: int | None = None  # hash buckets of the reduce; default: by pages read
     tmp_dir: str | None = None  # where the reduce step spills; default: inside the build
     spill_limit: str | None = None  # the most disk it may spill (default: the disk's free space)
     progress: bool = True
@@ -90,6 +90,7 @@ class _Layout:
     unless the spill directory is elsewhere); absolute, for workers in other dirs/nodes."""
 
     parts: Path
+    reduce: Path
     lookups: Path
     rewritten: Path
     spill: Path
@@ -98,14 +99,14 @@ class _Layout:
     def under(cls, work: Path, tmp_dir: str | None) -> _Layout:
         work = work.resolve()
         spill = Path(tmp_dir).resolve() / f"wikikg-spill-{work.name}" if tmp_dir else work / "_spill"
-        return cls(work / "_parts", work / "_lookups", work / "_rewritten", spill)
+        return cls(work / "_parts", work / "_reduce", work / "_lookups", work / "_rewritten", spill)
 
     def make(self) -> None:
-        for path in (self.parts, self.lookups, self.rewritten, self.spill):
+        for path in (self.parts, self.reduce, self.lookups, self.rewritten, self.spill):
             path.mkdir(parents=True, exist_ok=True)
 
     def remove(self) -> None:
-        for path in (self.parts, self.lookups, self.rewritten, self.spill):
+        for path in (self.parts, self.reduce, self.lookups, self.rewritten, self.spill):
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -330,9 +331,9 @@ def _build_into(work: Path, layout: _Layout, paths: list[Path], options: BuildOp
                 raise BuildError(f"{errors.writer.count} page(s) failed; first: "
                                  f"{errors.first.to_json()}")
             engine.idle()
-            reduced = _reduce(layout, options, min(getattr(engine, "workers", None) or 1,
-                                                   os.cpu_count() or 1))
+            reduced = _reduce(layout, options, engine, parts, counts["pages"])
             seconds["reduce"] = _since(started, seconds)
+            engine.idle()  # the rewrite's workers start without the reduce's DuckDB memory
             _rewrite(layout, parts, engine, counts, options.progress)
             seconds["rewrite"] = _since(started, seconds)
     finally:
@@ -352,6 +353,7 @@ def _build_into(work: Path, layout: _Layout, paths: list[Path], options: BuildOp
         "aliases": reduced["aliases"],
         "redirect_cycles": reduced["redirect_cycles"],
         "spilled_bytes": reduced["spilled_bytes"],
+        "reduce_buckets": reduced["reduce_buckets"],
         "errors": errors.writer.count,
         "parts": len(parts),
         "format": FORMAT,
@@ -393,47 +395,51 @@ def _map(tasks: _Tasks, engine, errors: _Errors, counts: Counter, progress: bool
     return written
 
 
-def _reduce(layout: _Layout, options: BuildOptions, threads: int) -> dict:
-    """The reduce step in a process of its own: DuckDB's memory goes back to the system when
-    it ends, and the rewrite's workers are forked from a driver that never held it."""
-    log.info("reduce step: DuckDB, %s budget, %d thread(s) at most, spilling to %s",
-             options.memory_limit, threads, layout.spill)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(1, mp_context=context) as child:
-        reduced = child.submit(_reduce_here, layout, options, threads).result()
-    if reduced["redirect_cycles"]:
-        log.warning("%d redirect(s) in or leading into a cycle: each resolves to itself",
-                    reduced["redirect_cycles"])
-    if reduced["spilled_bytes"]:
-        log.info("the reduce step spilled %.1f MB past its %s budget",
-                 reduced["spilled_bytes"] / 1e6, options.memory_limit)
-    return reduced
-
-
-def _reduce_here(layout: _Layout, options: BuildOptions, threads: int) -> dict:
-    """The reduce step's four queries, a progress step each (the longest run for minutes
-    on a whole Wikipedia); the bar is drawn by this child process on the shared stderr."""
-    reduction = Reduction(layout.parts, layout.spill, options.memory_limit, threads,
-                          options.spill_limit)
-    steps = [("redirect chains", reduction.resolve_redirects),
-             ("alias table", reduction.build_aliases),
-             ("lookups of each part", lambda: reduction.write_lookups(layout.lookups)),
-             ("aliases.jsonl.gz", lambda: reduction.write_aliases(
-                 layout.parts.parent / "aliases.jsonl.gz"))]
-    results, spilled = [], 0
-    try:
-        with tqdm(total=len(steps), desc="reduce", unit=" steps", leave=False,
-                  disable=not options.progress or None) as bar:
-            for name, step in steps:
-                bar.set_postfix_str(name)
-                results.append(step())
-                spilled = max(spilled, reduction.spilled())
+def _reduce(layout: _Layout, options: BuildOptions, engine, parts: list[int],
+            pages: int) -> dict:
+    """The reduce step's stages (:mod:`extraction.reduce`), each a set of tasks on the
+    engine; the budget is shared by the tasks that run at once (a Ray task asks for its
+    share, so the cluster places it where that memory is free)."""
+    buckets = options.reduce_buckets or buckets_for(pages)
+    job = ReduceJob(layout.parts, layout.reduce, layout.lookups, layout.spill, buckets,
+                    options.memory_limit, spill_limit=options.spill_limit)
+    log.info("reduce step: %d bucket(s), DuckDB under %s in all, spilling to %s", buckets,
+             options.memory_limit, layout.spill)
+    stages = {stage: job.tasks(stage, parts) for stage in STAGES}
+    totals: Counter = Counter()
+    spilled = 0
+    with tqdm(total=sum(map(len, stages.values())), desc="reduce", unit=" tasks", leave=False,
+              disable=not options.progress or None) as bar:
+        for stage, tasks in stages.items():
+            bar.set_postfix_str(stage)
+            share, threads, memory = _share(options.memory_limit, engine.workers, len(tasks))
+            for task, outcome in engine.map(run_task, [(s, job.with_share(share, threads), i, p)
+                                                      for s, _job, i, p in tasks],
+                                            cpus=threads, memory=memory):
+                if isinstance(outcome, Failure):
+                    raise BuildError(f"reduce step, {stage} task {task[2]} (spilling to "
+                                     f"{layout.spill}): {outcome.reason}")
+                spilled = max(spilled, outcome.pop("spilled_bytes"))
+                totals.update(outcome)
                 bar.update()
-    except DatabaseError as exc:
-        raise BuildError(f"reduce step (spilling to {layout.spill}): {exc}") from exc
-    finally:
-        reduction.close()
-    return {"aliases": results[1], "redirect_cycles": results[0], "spilled_bytes": spilled}
+    _concatenate_members(sorted(job.aliases.glob("*.jsonl.gz")),
+                         layout.parts.parent / "aliases.jsonl.gz")
+    if totals["redirect_cycles"]:
+        log.warning("%d redirect(s) in or leading into a cycle: each resolves to itself",
+                    totals["redirect_cycles"])
+    if spilled:
+        log.info("the reduce step spilled %.1f MB past its %s budget", spilled / 1e6,
+                 options.memory_limit)
+    return {"aliases": totals["aliases"], "redirect_cycles": totals["redirect_cycles"],
+            "spilled_bytes": spilled, "reduce_buckets": buckets}
+
+
+def _share(memory_limit: str, workers: int, tasks: int) -> tuple[str, int, int]:
+    """Each of ``tasks`` tasks' budget, threads and bytes when ``min(workers, tasks)`` run at
+    once: a stage of one task (a small wiki's) gets the whole budget and every worker's CPU."""
+    running = max(1, min(workers, tasks))
+    memory = parse_size(memory_limit) // running
+    return f"{max(1, memory // 1_000_000)}MB", max(1, workers // running), memory
 
 
 def _rewrite(layout: _Layout, parts: list[int], engine, counts: Counter, progress: bool) -> None:
@@ -452,15 +458,21 @@ def _rewrite(layout: _Layout, parts: list[int], engine, counts: Counter, progres
 
 
 def _concatenate(rewritten: Path, parts: list[int], work: Path) -> None:
-    """Each output is its parts' gzip members in part order: one valid gzip stream.  A part
-    is deleted once copied, so the disk holds each record about once at a time."""
+    """Each output is its parts' gzip members in part order: one valid gzip stream."""
     for name in OUTPUTS:
-        with open(work / f"{name}.jsonl.gz", "wb") as out:
-            for part in parts:
-                path = rewritten / part_name(name, part)
-                if path.exists():
-                    with open(path, "rb") as member:
-                        shutil.copyfileobj(member, out, 1 << 20)
-                    path.unlink()
-            if out.tell() == 0:  # no part had such records: still a valid, empty gzip file
-                out.write(gzip_member(b""))
+        _concatenate_members([rewritten / part_name(name, part) for part in parts],
+                             work / f"{name}.jsonl.gz")
+
+
+def _concatenate_members(members: list[Path], out: Path) -> None:
+    """Whole gzip files copied as bytes, one after another, into ``out`` (a file that is not
+    there is skipped).  Each is deleted once copied, so the disk holds each record about
+    once at a time."""
+    with open(out, "wb") as joined:
+        for path in members:
+            if path.exists():
+                with open(path, "rb") as member:
+                    shutil.copyfileobj(member, joined, 1 << 20)
+                path.unlink()
+        if joined.tell() == 0:  # no member: still a valid, empty gzip file
+            joined.write(gzip_member(b""))

@@ -60,7 +60,8 @@ class Engine(Protocol):
     def __enter__(self) -> Engine: ...
     def __exit__(self, *exc) -> None: ...
     def idle(self) -> None: ...
-    def map(self, function: Function, tasks: Iterable) -> Iterator[tuple[Any, Any]]: ...
+    def map(self, function: Function, tasks: Iterable, cpus: int = 1,
+            memory: int | None = None) -> Iterator[tuple[Any, Any]]: ...
 
 
 def make_engine(name: str, workers: int | None = None, address: str | None = None) -> Engine:
@@ -109,7 +110,10 @@ class LocalEngine:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
 
-    def map(self, function: Function, tasks: Iterable) -> Iterator[tuple[Any, Any]]:
+    def map(self, function: Function, tasks: Iterable, cpus: int = 1,
+            memory: int | None = None) -> Iterator[tuple[Any, Any]]:
+        """``cpus`` and ``memory`` (bytes) are what one task uses: Ray schedules by them; the
+        pool's size is fixed, and its caller shares the machine among its workers."""
         if self.workers == 1:
             yield from ((task, _attempt(function, task)) for task in tasks)
             return
@@ -211,7 +215,12 @@ class RayEngine:
     def idle(self) -> None:
         """Nothing to do: Ray's idle workers are the cluster's to keep or stop."""
 
-    def map(self, function: Function, tasks: Iterable) -> Iterator[tuple[Any, Any]]:
+    def map(self, function: Function, tasks: Iterable, cpus: int = 1,
+            memory: int | None = None) -> Iterator[tuple[Any, Any]]:
+        """``cpus`` and ``memory`` (bytes) are one task's resources: Ray places each task on
+        a node that has them free."""
+        call = self.call if (cpus, memory) == (1, None) else self.call.options(
+            num_cpus=cpus, memory=memory)
         window: deque = deque()  # (task, ref) in task order, not yet yielded
         running: set = set()
         tasks = iter(tasks)
@@ -223,7 +232,7 @@ class RayEngine:
                     if task is _END:
                         more = False
                         break
-                    ref = self.call.remote(function, task)
+                    ref = call.remote(function, task)
                     window.append((task, ref))
                     running.add(ref)
                 if window and window[0][1] not in running:

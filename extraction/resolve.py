@@ -44,10 +44,13 @@ class PartLookups:
 
     @classmethod
     def read(cls, directory: Path, part: int) -> PartLookups:
-        import pyarrow.parquet as pq
+        """The part's rows of each bucket's lookup file (sorted by part: the filter reads
+        the row groups that hold the part, and the footers of the others)."""
+        import pyarrow.dataset as ds
 
         def rows(name: str) -> list[tuple]:
-            table = pq.read_table(directory / f"{name}.parquet", filters=[("part", "=", part)])
+            files = sorted(str(path) for path in directory.glob(f"{name}-*.parquet"))
+            table = ds.dataset(files, format="parquet").to_table(filter=ds.field("part") == part)
             columns = [table.column(i).to_pylist() for i in range(1, table.num_columns)]
             return list(zip(*columns))
 

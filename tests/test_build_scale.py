@@ -66,12 +66,18 @@ def test_redirect_chains_and_cycles_resolve_across_parts(chained_dump, tmp_path)
     aliases = {row["alias"]: row for row in load(tmp_path / "one", "aliases")}
     assert aliases["the sixteenth president"]["link"] == "Abraham Lincoln"
     assert aliases["Lincoln chain one"]["targets"] == {"Abraham Lincoln": 1}
-    # the same records from 2 workers and parts of 64 KiB (the chain is cut across parts)
-    small = build([chained_dump], tmp_path / "two", BuildOptions(progress=False, workers=2,
-                                                                  batch_bytes=64 << 10))
+    # the same records from 2 workers, parts of 64 KiB (the chain is cut across parts) and
+    # 5 hash buckets (the chain's titles, its hops and its votes in different buckets)
+    small = build([chained_dump], tmp_path / "two", BuildOptions(
+        progress=False, workers=2, batch_bytes=64 << 10, reduce_buckets=5))
     assert small["parts"] > 20 > stats["parts"]
-    for name in OUTPUTS:
+    assert (small["reduce_buckets"], stats["reduce_buckets"]) == (5, 1)
+    assert small["redirect_cycles"] == 3 and small["aliases"] == stats["aliases"]
+    for name in OUTPUTS[:-1]:
         assert load(tmp_path / "two", name) == load(tmp_path / "one", name), name
+    # aliases: sorted by surface within each bucket, the buckets one after another
+    by_alias = sorted(load(tmp_path / "two", "aliases"), key=lambda row: row["alias"])
+    assert by_alias == load(tmp_path / "one", "aliases")
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +163,46 @@ def test_a_killed_worker_has_its_part_redone_not_duplicated(sample_build, tmp_pa
     assert "worker process died" in stderr
     for name in OUTPUTS:
         assert load(out, name) == load(sample_build, name), name
+
+
+class _EveryTaskTwice:
+    """The real local engine, but every task runs a second time after its first try ran to
+    the end: what Ray does when a task's worker dies after writing some of its files."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.workers, self.parallel = engine.workers, engine.parallel
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.engine.idle()
+
+    def idle(self):
+        self.engine.idle()
+
+    def map(self, function, tasks, **resources):
+        tasks = list(tasks)
+        list(self.engine.map(function, tasks, **resources))
+        yield from self.engine.map(function, tasks, **resources)
+
+
+def test_reduce_tasks_run_twice_replace_their_files_never_add(sample_build, tmp_path,
+                                                              monkeypatch):
+    """Shuffle and bucket files written by a first try are replaced by the second try's,
+    in every stage: the records are those of a build whose tasks ran once."""
+    from extraction.engines import LocalEngine
+
+    monkeypatch.setattr(sys.modules["extraction.build"], "make_engine",
+                        lambda name, workers, address: _EveryTaskTwice(LocalEngine(workers)))
+    stats = build([SAMPLE], tmp_path / "twice", BuildOptions(
+        progress=False, workers=2, batch_bytes=256 << 10, reduce_buckets=3))
+    assert stats["parts"] > 3 and stats["reduce_buckets"] == 3
+    for name in OUTPUTS[:-1]:
+        assert load(tmp_path / "twice", name) == load(sample_build, name), name
+    assert (sorted(load(tmp_path / "twice", "aliases"), key=lambda row: row["alias"])
+            == load(sample_build, "aliases"))
 
 
 @pytest.mark.slow

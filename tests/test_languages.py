@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from extraction.infobox import TABLE_INFOBOX, infobox_facts
+from extraction.infobox import infobox_facts
 from extraction.page import ExtractionConfig, extract_page
 from extraction.records import Page, SiteInfo
 from extraction.sentences import RuleSplitter

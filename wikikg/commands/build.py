@@ -55,10 +55,14 @@ Examples:
                    "scan it for stream ranges.")
 @click.option("--memory-limit", default=DEFAULTS.memory_limit, show_default=True, type=SIZE,
               help="Memory budget of the reduce step (redirects, aliases: DuckDB's "
-                   "memory_limit, e.g. 512MB, 8GB); past it, it spills to --tmp-dir.")
+                   "memory_limit, e.g. 512MB, 8GB), shared by its tasks running at once; "
+                   "past it, they spill to --tmp-dir.")
+@click.option("--reduce-buckets", type=click.IntRange(1),
+              help="Hash buckets of the reduce step (its tasks per stage); default: one per "
+                   "250,000 pages read.  The same input and buckets give the same files.")
 @click.option("--tmp-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where the reduce step spills (default: inside the temporary build "
-                   "directory); removed at the end.")
+              help="Where the reduce step's tasks spill (default: inside the temporary build "
+                   "directory; on a cluster, a disk of each node will do); removed at the end.")
 @click.option("--tmp-dir-limit", type=SIZE,
               help="The most disk the reduce step may spill (e.g. 50GB; default: the free "
                    "space of --tmp-dir); past it the build stops with a one-line error.")
@@ -66,8 +70,8 @@ Examples:
               help="Base of the graph's IRIs (resource/, property/, class/, ontology/).")
 @click.pass_context
 def build(ctx, dumps, out, workers, engine, ray_address, limit_pages, ner, spacy_model, splitter,
-          strict, max_page_bytes, page_timeout, no_index, memory_limit, tmp_dir, tmp_dir_limit,
-          base_iri):
+          strict, max_page_bytes, page_timeout, no_index, memory_limit, reduce_buckets, tmp_dir,
+          tmp_dir_limit, base_iri):
     """Extract entities, infobox facts, links and linked sentences from DUMPS.
 
     DUMPS are MediaWiki XML exports (.xml, .xml.bz2, multistream .xml.bz2 with its
@@ -86,6 +90,7 @@ def build(ctx, dumps, out, workers, engine, ray_address, limit_pages, ner, spacy
                            max_page_bytes=max_page_bytes, page_timeout=page_timeout,
                            progress=not ctx.obj["quiet"], use_index=not no_index,
                            engine=engine, ray_address=ray_address, memory_limit=memory_limit,
+                           reduce_buckets=reduce_buckets,
                            tmp_dir=str(tmp_dir) if tmp_dir else None, spill_limit=tmp_dir_limit)
     stats = run_build(inputs, out, options, base_iri)
     log.info("built %s: %d articles, %d facts, %d sentences, %d triples, %d errors", out,
