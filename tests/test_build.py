@@ -292,8 +292,10 @@ def test_infoboxes_of_other_languages_are_found(shared):
                 boxes.setdefault(path.name.split(".")[0], names)
         languages += found is not None
         with_facts += bool(found)
-    # 39 when infoboxes were found by name, 91 by structure, 101 with infobox tables
-    assert languages >= 120 and with_facts >= 100
+    # 39 when infoboxes were found by name, 91 by structure, 101 with infobox tables, 103
+    # with cv's positional infobox and pnb's left-floated table (the other 19 have no
+    # infobox values in their wikitext: docs/benchmarks.md, quality)
+    assert languages >= 120 and with_facts >= 103
     assert boxes["es"][0].startswith("ficha de") and boxes["ru"][0] == "нп"
     assert boxes["pt"][0] == "info/assentamento" and boxes["ko"][0] == "도시 정보"
     others = {name for page in DumpReader(shared / "dumps" / "enwiki-sample.xml.bz2")
