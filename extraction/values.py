@@ -52,19 +52,25 @@ _LIST_TEMPLATES = {"plainlist", "plain list", "flatlist", "flat list", "ubl", "u
                    "hlist", "bulleted list", "bull list", "ublist", "unbullet", "collapsible list",
                    "nowrap list", "startplainlist", "endplainlist", "ordered list"}
 _NOTE_TEMPLATES = {"small", "efn", "refn", "sfn", "citation needed", "cn", "nbsp", "ref label",
-                   "increase", "decrease", "steady", "flagicon", "flag icon"}
+                   "increase", "decrease", "steady", "flagicon", "flag icon", "flagdeco"}
 # Layout wrappers whose content is the value: the parameter that holds it (-1: the last)
 _TRANSPARENT = {"nowrap": 0, "nobr": 0, "nobreak": 0, "no wrap": 0, "avoid wrap": 0,
                 "longitem": 0, "lang": 1, "resize": -1, "nobold": 0, "noitalic": 0,
                 "plainlink": 0, "transl": -1, "abbr": 0, "unité": 0, "unite": 0, "nombre": 0,
-                "sigfig": 0, "formatnum": 0, "big": 0}
+                "sigfig": 0, "formatnum": 0, "big": 0, "native name": 1,
+                # `{{marriage|[[Laura Huxley]]|1956|1963}}`: the spouse (the years qualify)
+                "marriage": 0}
+# Punctuation written as templates (`April 19, 1775{{snds}}September 3, 1783`)
+_SYMBOL_TEMPLATES = {"ndash": "–", "snd": " – ", "snds": " – ", "spnd": " – ",
+                     "spaced ndash": " – ", "mdash": "—", "spaced mdash": " — ", "sndash": " – "}
 # Templates that stand for their own text: currencies (``{{US$}}73.62 billion``) and other
 # languages' ordinals (``{{1er}} janvier 2019``, ``{{43e}}``)
 _CURRENCY_TEMPLATES = {"us$": "US$", "usd": "US$", "€": "€", "eur": "€", "euro": "€", "£": "£",
                        "gbp": "£", "¥": "¥", "jpy": "¥", "a$": "A$", "c$": "C$", "chf": "CHF"}
 _ORDINAL_TEMPLATE = re.compile(r"^\d+(?:e|er|re|ère|ème|o|a|º|ª)$")
 # Flag templates that show the country's name (fr {{drapeau}}, es {{bandera}} show an icon)
-_FLAG_TEMPLATES = {"flag", "flagcountry", "flag country", "flagu", "flagdeco", "flag link",
+# ({{flagdeco}} shows the flag alone: an icon, like {{flagicon}}, not the country)
+_FLAG_TEMPLATES = {"flag", "flagcountry", "flag country", "flagu", "flag link",
                    "drapeau2", "bandera2", "banergwlad"}
 _URL_TEMPLATES = {"url", "official url", "official website", "website"}
 # Links written as templates: an interlanguage link (``{{ill|Target|de|lt=Text}}``, fr
@@ -105,7 +111,8 @@ _EXCHANGES = {"nyse": "NYSE", "nasdaq": "NASDAQ", "bmv": "BMV", "lse": "LSE", "t
 _DATE_KEY = re.compile(r"date|year|founded|establish|formation|formed|born|birth|death|died|"
                        r"start|end|release|publish|open|close|built|since|term|first|last|admit|"
                        r"inception|dissolv|incorporat|launch|retired|active|elected|as_of|"
-                       r"(?:^|_)(?:année|annee|jahr|año|anno|ano|data|datum|fecha)(?:_|$)|"
+                       r"(?:^|_)(?:année|annee|jahr|año|anno|ano|data|datum|fecha|год|года|"
+                       r"жыл|жылы)(?:_|$)|основан|құрылған|"
                        r"fondation|création|naissance|décès|geburt|nacimiento|nascita", re.I)
 # Identifiers, not quantities: a leading zero or a digit group is part of the code
 _CODE_KEY = re.compile(r"postal|postcode|post_code|zip|phone|telephone|fax|area_code|(?:^|_)code|"
@@ -133,7 +140,7 @@ _NO_VALUE = re.compile(r"^(?:present|unknown\b.*|none|n/?a|aucune?\b.*|pas de\b.
 _PHRASE_WORD = re.compile(r"(?<!\w)(?:of|the|for|in|at|de|du|des|la|le|von|der|del|di|da)(?!\w)")
 # A line that continues the one before it (`… Member of the [[Bundestag]]<br />for [[X]]`)
 _CONTINUATION = re.compile(r"^\s*(?:for|of|in|and|with|from|to|de|du|des|pour|en|von|für)\s")
-_LAYOUT_KEY = re.compile(r"^(?:ref|width|size|taille|alt|upright)$|_link$", re.I)
+_LAYOUT_KEY = re.compile(r"^(?:ref|width|size|taille|alt|upright|area_magnitude)$|_link$", re.I)
 _FILE_VALUE = re.compile(r"\.(?:svg|png|jpe?g|gif|tiff?|ogg|oga|ogv|webm|mp3|wav|flac|pdf)$|^\d+\s*px$",
                          re.I)
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
@@ -180,10 +187,13 @@ _DMY = re.compile(r"^(\d{1,2})(?:er|\.|º)?\s+(?:de\s+)?([^\W\d_]+)\.?,?\s+(?:de
 _MDY = re.compile(r"^([^\W\d_]+)\.?\s+(\d{1,2}),?\s+(\d{3,4})$")
 _MY = re.compile(r"^([^\W\d_]+)\.?,?\s+(?:de\s+)?(\d{3,4})$")
 _YEAR = re.compile(r"^(\d{3,4})$")
+_VI_DATE = re.compile(r"^(?:(\d{1,2})\s+)?tháng\s+(\d{1,2}),?\s+năm\s+(\d{3,4})$", re.I)
 _TRAILING_NOTE = re.compile(r"\s*\((?:aged?|age)\s+\d+[^()]*\)\s*$|\s*\([^()]*\)\s*$")
 _DEBRIS = ("{{", "}}", "[[", "]]", "|")
 _BULLET = re.compile(r"(?:^|\n)\s*[*#]")
-_ITEM_SPLIT = re.compile(r"<br\s*/?>|\x1e|\n\s*[*#]+\s*|^\s*[*#]+\s*", re.I)
+# (a blank line is a paragraph break: `171,000 Sailors` + blank line + `Loyalist forces:`)
+_ITEM_SPLIT = re.compile(r"<br\s*/?>|\x1e|\n\s*[*#]+\s*|^\s*[*#]+\s*|\n[ \t]*\n\s*", re.I)
+_PARAGRAPH = re.compile(r"\n[ \t]*\n")
 
 
 def _template_name(template: Template) -> str:
@@ -238,6 +248,10 @@ def _template_text(template: Template, lang: str) -> str | None:
         return numeral + ("er" if numeral == "I" else "e") + _CENTURY_TEMPLATES[name]
     if name.startswith("formatnum:"):
         return name[len("formatnum:"):]
+    if name in _SYMBOL_TEMPLATES and not template.params:
+        return _SYMBOL_TEMPLATES[name]
+    if name.startswith("lang-") and _positional(template):  # `{{lang-de|Berlin}}`
+        return _positional(template)[0]
     if name in _CURRENCY_TEMPLATES and not _positional(template):
         return _CURRENCY_TEMPLATES[name]
     if _ORDINAL_TEMPLATE.match(name) and not template.params:
@@ -303,6 +317,8 @@ def parse_date(text: str, allow_year: bool = True) -> Value | None:
         parsed = _iso(int(match[3]), MONTHS[match[1].lower()], int(match[2]))
     elif (match := _MY.match(text)) and match[1].lower() in MONTHS:
         parsed = _iso(int(match[2]), MONTHS[match[1].lower()])
+    elif match := _VI_DATE.match(text):  # `31 tháng 12 năm 2019`
+        parsed = _iso(int(match[3]), int(match[2]), int(match[1]) if match[1] else None)
     elif allow_year and (match := _YEAR.match(text)):
         parsed = _iso(int(match[1]))
     return Value("date", parsed[0], parsed[1]) if parsed else None
@@ -385,6 +401,7 @@ def clean_inline(code) -> str:
     """Plain text of a value: links to their text, templates and tags removed."""
     text = code.strip_code(normalize=True, collapse=True) if hasattr(code, "strip_code") else code
     text = _INVISIBLE.sub("", html.unescape(text))
+    text = re.sub(r"\(\s*\)", "", text)  # `({{Age in years, months and days|…}})` removed
     return " ".join(text.split()).strip(" ,;·•")
 
 
@@ -416,9 +433,11 @@ def _has_list_markup(code: Wikicode) -> bool:
     for node in code.nodes:
         if isinstance(node, Template) and _template_name(node) in _LIST_TEMPLATES:
             return True
-        if isinstance(node, Tag) and str(node.tag).lower() == "br":
-            return True
-        if isinstance(node, Text) and _BULLET.search(str(node)):
+        if isinstance(node, Tag) and (str(node.tag).lower() == "br"
+                                      or (node.wiki_markup or "") in ("*", "#")):
+            return True  # (a bullet after a template, `{{flagcountry|X}}` + `* [[Y]]`, is a tag)
+        if isinstance(node, Text) and (_BULLET.search(str(node))
+                                       or _PARAGRAPH.search(str(node).strip())):
             return True
     return False
 
@@ -543,7 +562,7 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
 # [[kilometre]]`): a measure, not the unit's page
 _MEASURE = re.compile(r"^\s*\d[\d.,\u00a0 ]*(?:[^\W\d_]+\s+)*\[\[[^\[\]|]+\]\][^\W\d_]*\s*$")
 _LIST_PAGE = re.compile(r"^(?:list[ _]of|lists[ _]of|liste[ _]de|liste[ _]des|liste[ _]der|"
-                        r"lista[ _]de|lista[ _]di|elenco)\b", re.I)
+                        r"lista[ _]de|lista[ _]di|elenco|danh[ _]sách)\b", re.I)
 
 
 def _lone_url(code: Wikicode) -> Value | None:
@@ -573,7 +592,12 @@ def _links_as_text(code: Wikicode, titles: TitleNormalizer) -> Wikicode:
         if text is not None and (text.lower() in _CURRENCY or text.lower() in UNITS):
             replacement = text  # `[[Euro|€]]`, `891.85 [[Kilometre|km]]²`
         elif _LIST_PAGE.match(article):
-            replacement = "" if not text or _PARENTHETICAL.match(text) else text
+            # its text is the value (`[[List of sovereign states|Country]]`, `[[List of
+            # demonyms for U.S. states|Alaskan]]`, `[[Danh sách …|4 trên 16]]`), unless it is
+            # a list's name too: a pointer (`islands = [[List of islands in the Atlantic
+            # Ocean|List of islands]]`), no value
+            keep = text and not _PARENTHETICAL.match(text) and not _LIST_PAGE.match(text)
+            replacement = text if keep else ""
         elif "#" in target.lstrip("#") and text and text.lower() != article.lower():
             replacement = text
         else:
@@ -610,6 +634,8 @@ def _shown_value(code: Wikicode, links: list, key: str, lang: str) -> Value | No
                 or (isinstance(node, Text) and not str(node).strip(" ,;·\n")) for node in code.nodes)
     if not shown or not alone:
         return None
+    if _CODE_KEY.search(key) and re.fullmatch(r"\+?\d[\d \-]*", shown):
+        return Value("string", shown, lang=lang)  # `[[Telephone numbers in Algeria|+213]]`
     date = parse_date(shown, allow_year=bool(_DATE_KEY.search(key)))
     if date or not re.fullmatch(r"\d[\d,.]*", shown) or _YEAR.match(shown):
         return date  # `[[2005 German federal election|2005]]` is the election
@@ -645,6 +671,12 @@ def value_template(node: Template, titles: TitleNormalizer) -> Value | None:
         return Value("string", f"{_EXCHANGES[name]}: {args[0]}")
     if name == "coord":
         return coordinates(args)
+    if name in ("icd10", "icd9") and args and re.fullmatch(r"[\w.]+", args[0]):
+        # `{{ICD10|O|04||o|00}}` is O04 (chapter letter, code, optional decimal); `{{ICD9|779.6}}`
+        code = args[0] if name == "icd9" else args[0] + "".join(args[1:2])
+        if name == "icd10" and len(args) > 2 and args[2]:
+            code += "." + args[2]
+        return Value("string", code)
     return None
 
 

@@ -179,6 +179,35 @@ def test_what_is_not_one_number(text):
     ("{{ill|Keller Breland|de}}", "spouse", [("entity", "Keller Breland")]),
     ("{{linktext|삼성}}", "hangul", [("string", "삼성")]),
     ("{{linktext|三|星}}", "hanja", [("string", "三星")]),
+    # fresh set 3 of the hand audit (American Revolutionary War, Aldous Huxley, Ayn Rand,
+    # Abortion, Algeria, Atlantic Ocean): bullets after a template are items; a blank line
+    # is a paragraph break; {{flagdeco}} is an icon, not the country beside it
+    ("{{flagcountry|Kingdom of Great Britain}}\n* [[Loyalist (American Revolution)|Loyalists]]"
+     "\n* [[Germans in the American Revolution|German auxiliaries]]", "combatant2",
+     [("entity", "Kingdom of Great Britain"), ("entity", "Loyalist (American Revolution)"),
+      ("entity", "Germans in the American Revolution")]),
+    ("'''Navy:'''<br>\n94 ships of the line (active 1782)<br />\n171,000 Sailors\n\n"
+     "'''Loyalist forces:'''<br />\n19,000 (total number that served)", "strength2",
+     [("string", "94 ships of the line (active 1782)"), ("string", "171,000 Sailors"),
+      ("integer", "19000")]),
+    ("*{{flagdeco|United States|1776}} [[Thirteen Colonies|United Colonies]] <small>(before "
+     "1776)</small>\n*[[Vermont Republic]] <small>(from 1777)</small>", "combatant1",
+     [("entity", "Thirteen Colonies"), ("entity", "Vermont Republic")]),
+    # {{marriage}} is the spouse; dashes written as templates are dashes
+    ("{{Unbulleted list|class=nowrap |{{marriage|Maria Nys|()=smaller|1919|1955}} |{{marriage|"
+     "[[Laura Huxley]]|()=smaller|1956|1963}}}}", "spouses",
+     [("string", "Maria Nys"), ("entity", "Laura Huxley")]),
+    ("{{marriage|Frank O'Connor|1929|1979|end=w.}}", "spouse", [("string", "Frank O'Connor")]),
+    ("April 19, 1775{{snds}}September 3, 1783<br />({{Age in years, months and days|1775|04|19|"
+     "1783|09|03}})", "date", [("string", "April 19, 1775 – September 3, 1783")]),
+    # code templates; a code shown by a piped link; a link to a list named as a list
+    ("{{ICD10|O|04||o|00}}", "ICD10", [("string", "O04")]),
+    ("{{ICD10|F|84|0|f|84}}", "ICD10", [("string", "F84.0")]),
+    ("{{ICD9|779.6}}", "ICD9", [("string", "779.6")]),
+    ("[[Telephone numbers in Algeria|+213]]", "calling_code", [("string", "+213")]),
+    ("[[List of islands in the Atlantic Ocean|List of islands]]", "islands", []),
+    ("[[List of demonyms for U.S. states|Alaskan]]", "Demonym", [("string", "Alaskan")]),
+    ("1 E12", "area_magnitude", []),
 ])
 def test_infobox_values(raw, key, expected):
     assert [(v.kind, v.value) for v in parse_value(raw, key, TITLES, "en")] == expected
@@ -213,6 +242,15 @@ def test_infobox_values(raw, key, expected):
     ("{{-s|V}}", "époque", "fr", [("string", "Ve siècle av. J.-C.", None)]),
     ("{{Lien|fr=Paul Kretschmer|lang=de|texte=Kretschmer}}", "maîtres", "fr",
      [("entity", "Paul Kretschmer", None)]),
+    # fresh set 3 of the hand audit (vi and kk Berlin): a Vietnamese date, a rank behind a
+    # link to a list page, Kazakh year keys, {{lang-xx}}
+    ("31 tháng 12 năm 2019", "population_as_of", "vi", [("date", "2019-12-31", None)]),
+    ("0.950<br/>{{color|green|rất cao}} · [[Danh sách các bang của Đức theo Chỉ số Phát triển "
+     "Con người|4 trên 16]]", "blank2_info_sec2", "vi",
+     [("string", "0.950", None), ("string", "4 trên 16", None)]),
+    ("1237", "құрылған_уақыты", "kk", [("date", "1237", None)]),
+    ("2018", "санақ_жылы", "kk", [("date", "2018", None)]),
+    ("{{lang-de|Berlin}}", "шынайы_атауы", "kk", [("string", "Berlin", None)]),
 ])
 def test_infobox_values_of_other_languages(raw, key, lang, expected):
     assert [(v.kind, v.value, v.unit) for v in parse_value(raw, key, TITLES, lang)] == expected
