@@ -58,20 +58,22 @@ def distinct_dumps(copies: list[int], tmp: Path) -> dict[int, tuple[Path, Path]]
 
 
 def build_command(dump: Path, out: Path, workers: int, budget: str | None,
-                  graph: bool = False) -> list[str]:
+                  graph: bool = False, buckets: int | None = None) -> list[str]:
     """``wikikg build`` (with the graph), or the extraction alone (``extraction.build``)."""
     if graph:
         command = [PY, "-m", "wikikg.cli", "-q", "build", str(dump), "--out", str(out),
                    "--workers", str(workers)]
         return command + (["--memory-limit", budget] if budget else [])
-    options = f"workers={workers}, progress=False" + (f", memory_limit={budget!r}" if budget else "")
+    options = (f"workers={workers}, progress=False" + (f", memory_limit={budget!r}" if budget else "")
+               + (f", reduce_buckets={buckets}" if buckets else ""))
     code = ("import sys\nfrom extraction.build import build, BuildOptions\n"
             f"build([sys.argv[1]], sys.argv[2], BuildOptions({options}))\n")
     return [PY, "-c", code, str(dump), str(out)]
 
 
-def run_build(dump: Path, out: Path, workers: int, budget: str | None, graph: bool = False) -> dict:
-    wall, rss = measured(build_command(dump, out, workers, budget, graph))
+def run_build(dump: Path, out: Path, workers: int, budget: str | None, graph: bool = False,
+              buckets: int | None = None) -> dict:
+    wall, rss = measured(build_command(dump, out, workers, budget, graph, buckets))
     stats = json.loads((out / "stats.json").read_text())
     return {"wall": wall, "rss": rss, "pages": stats["pages"], "articles": stats["articles"],
             "spilled": stats.get("spilled_bytes", 0), "seconds": stats["seconds"]}
@@ -166,13 +168,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--plateau", type=int, nargs="*", default=[100],
                         help="larger copies for the first configuration only (memory plateau)")
+    parser.add_argument("--buckets", type=int, default=8,
+                        help="--reduce-buckets of one configuration (a wiki this small gets 1)")
     parser.add_argument("--loading-only", action="store_true",
                         help="only the graphs and the embedding loader (section scale-loading)")
     args = parser.parse_args()
     copies = sorted(args.copies)
     command = (f".venv/bin/python bench/bench_scale.py --copies {' '.join(map(str, copies))} "
                f"--plateau {' '.join(map(str, args.plateau))} --budget {args.budget} "
-               f"--spill-budget {args.spill_budget} "
+               f"--spill-budget {args.spill_budget} --buckets {args.buckets} "
                f"--workers {args.workers}" + (" --loading-only" if args.loading_only else ""))
     sections = [f"Machine: {machine()}. Command: `{command}`. One run per cell (each a fresh "
                 "process; peak = summed RSS of the whole process tree, sampled every 0.2 s by "
@@ -189,6 +193,10 @@ def main() -> None:
             f"extraction, multistream, {args.workers} workers, --memory-limit {args.spill_budget}":
                 (copies + args.plateau, lambda n: run_build(dumps[n][1], tmp / "spill",
                                                             args.workers, args.spill_budget)),
+            f"extraction, multistream, {args.workers} workers, {small}, --reduce-buckets "
+            f"{args.buckets}": (copies, lambda n: run_build(dumps[n][1], tmp / "buckets",
+                                                            args.workers, args.budget,
+                                                            buckets=args.buckets)),
             f"extraction, plain dump, {args.workers} workers, {small}":
                 (copies, lambda n: run_build(dumps[n][0], tmp / "plain", args.workers, args.budget)),
             f"extraction, multistream, {args.workers} workers, default budget":

@@ -29,13 +29,10 @@ class Database:
     """A DuckDB database in ``spill`` (created), under ``memory_limit``."""
 
     def __init__(self, spill: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT,
-                 threads: int | None = None, spill_limit: str | None = None,
-                 persistent: bool = True):
+                 threads: int | None = None, spill_limit: str | None = None):
         """``threads`` (default: every CPU) is capped at one per ``MEMORY_PER_THREAD`` of the
         budget: each thread's sort and join keep blocks pinned, and a small budget shared by
-        many threads runs out of memory where fewer threads would spill.  ``persistent``:
-        tables in a database file in ``spill``; else in memory, evicted to spill files past
-        the budget (a short task's tables: nothing to checkpoint)."""
+        many threads runs out of memory where fewer threads would spill."""
         import duckdb
 
         self.error = duckdb.Error
@@ -50,8 +47,7 @@ class Database:
         if spill_limit:
             config["max_temp_directory_size"] = spill_limit
         try:
-            self.db = duckdb.connect(str(spill / "work.duckdb") if persistent else ":memory:",
-                                     config=config)
+            self.db = duckdb.connect(str(spill / "work.duckdb"), config=config)
             self.db.execute("SET enable_progress_bar = false")  # no bar drawn on our stderr
         except duckdb.Error as exc:
             raise DatabaseError(f"DuckDB in {spill}: {one_line(exc)}") from exc

@@ -415,7 +415,7 @@ def _reduce(layout: _Layout, options: BuildOptions, engine, parts: list[int],
             share, threads, memory = _share(options.memory_limit, engine.workers, len(tasks))
             for task, outcome in engine.map(run_task, [(s, job.with_share(share, threads), i, p)
                                                       for s, _job, i, p in tasks],
-                                            cpus=threads, memory=memory):
+                                            cpus=threads, memory=memory, width=len(tasks)):
                 if isinstance(outcome, Failure):
                     raise BuildError(f"reduce step, {stage} task {task[2]} (spilling to "
                                      f"{layout.spill}): {outcome.reason}")

@@ -61,7 +61,7 @@ class Engine(Protocol):
     def __exit__(self, *exc) -> None: ...
     def idle(self) -> None: ...
     def map(self, function: Function, tasks: Iterable, cpus: int = 1,
-            memory: int | None = None) -> Iterator[tuple[Any, Any]]: ...
+            memory: int | None = None, width: int | None = None) -> Iterator[tuple[Any, Any]]: ...
 
 
 def make_engine(name: str, workers: int | None = None, address: str | None = None) -> Engine:
@@ -96,6 +96,7 @@ class LocalEngine:
         self.workers = workers
         self.parallel = workers > 1
         self.pool: ProcessPoolExecutor | None = None
+        self.size = workers  # processes of the pool
 
     def __enter__(self) -> LocalEngine:
         return self
@@ -111,18 +112,24 @@ class LocalEngine:
             self.pool = None
 
     def map(self, function: Function, tasks: Iterable, cpus: int = 1,
-            memory: int | None = None) -> Iterator[tuple[Any, Any]]:
+            memory: int | None = None, width: int | None = None) -> Iterator[tuple[Any, Any]]:
         """``cpus`` and ``memory`` (bytes) are what one task uses: Ray schedules by them; the
-        pool's size is fixed, and its caller shares the machine among its workers."""
+        caller of a pool shares the machine among its workers.  ``width``: at most this many
+        tasks can run at once (a stage of fewer tasks than workers), so the pool has no
+        more processes than that: an idle process costs memory too."""
         if self.workers == 1:
             yield from ((task, _attempt(function, task)) for task in tasks)
             return
+        size = min(self.workers, width or self.workers)
+        if self.pool is not None and self.size != size:
+            self.idle()
         if self.pool is None:
+            self.size = size
             self._start_pool()
         pending: deque[list] = deque()  # [task, future or outcome, tries]
         for task in tasks:
             pending.append([task, self.pool.submit(_attempt, function, task), 1])
-            if len(pending) >= 3 * self.workers:
+            if len(pending) >= 3 * self.size:
                 yield self._first(pending, function)
         while pending:
             yield self._first(pending, function)
@@ -159,7 +166,7 @@ class LocalEngine:
 
     def _start_pool(self) -> None:
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=context)
+        self.pool = ProcessPoolExecutor(self.size, mp_context=context)
 
 
 class RayEngine:
@@ -216,9 +223,10 @@ class RayEngine:
         """Nothing to do: Ray's idle workers are the cluster's to keep or stop."""
 
     def map(self, function: Function, tasks: Iterable, cpus: int = 1,
-            memory: int | None = None) -> Iterator[tuple[Any, Any]]:
+            memory: int | None = None, width: int | None = None) -> Iterator[tuple[Any, Any]]:
         """``cpus`` and ``memory`` (bytes) are one task's resources: Ray places each task on
-        a node that has them free."""
+        a node that has them free (``width`` is the pool's concern: Ray keeps no idle
+        process of ours)."""
         call = self.call if (cpus, memory) == (1, None) else self.call.options(
             num_cpus=cpus, memory=memory)
         window: deque = deque()  # (task, ref) in task order, not yet yielded

@@ -122,7 +122,7 @@ class _Task(Database):
     def __init__(self, job: ReduceJob, name: str):
         self.job = job
         super().__init__(job.spill / f"{name}-{uuid.uuid4().hex[:8]}", job.memory_limit,
-                         job.threads, job.spill_limit, persistent=False)
+                         job.threads, job.spill_limit)
 
     def close(self) -> None:
         super().close()
