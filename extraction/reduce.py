@@ -43,14 +43,15 @@ import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from common.duck import Database
+from common.duck import Database, parse_size
 from common.jsonl import JsonlWriter
 
 MAX_CHAIN = 64  # redirect hops followed before a chain counts as a cycle
 MIN_SHARE = 0.5  # a surface links to its top target only above this share of its weight
 PAGES_PER_BUCKET = 250_000  # English (~23 M pages): ~90 buckets
 MAX_BUCKETS = 512
-LOOKUPS = ("resolve", "names", "surfaces")
+BUFFERED_BYTES_PER_ROW = 1000  # ~10x a row: a partitioned COPY's buffers, a tenth of the budget
+MIN_FLUSH_ROWS = 2048
 
 # The columns of every table that goes from one stage to the next (empty buckets included).
 SCHEMAS = {
@@ -123,6 +124,10 @@ class _Task(Database):
         self.job = job
         super().__init__(job.spill / f"{name}-{uuid.uuid4().hex[:8]}", job.memory_limit,
                          job.threads, job.spill_limit)
+        # A partitioned COPY buffers rows per bucket (DuckDB's default: 524,288 each, which
+        # cannot spill): flush at a tenth of the budget over all buckets (rows of ~100 B).
+        rows = parse_size(job.memory_limit) // (job.buckets * BUFFERED_BYTES_PER_ROW)
+        self.sql(f"SET partitioned_write_flush_threshold = {max(MIN_FLUSH_ROWS, rows)}")
 
     def close(self) -> None:
         super().close()
