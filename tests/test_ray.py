@@ -59,6 +59,21 @@ def test_ray_with_index_writes_the_same_files_as_local(ray_cluster, multistream,
     assert stats["pages"] == 206 and stats["errors"] == 0
 
 
+def test_ray_runs_the_reduce_in_buckets_as_tasks(ray_cluster, multistream, sample_build,
+                                                  tmp_path):
+    """Three buckets: stages of three tasks (1 CPU and a third of the budget each, asked of
+    Ray) and the chain stage's one task; the records of the one-bucket local build."""
+    stats = build([multistream], tmp_path / "ray", ray_options(reduce_buckets=3,
+                                                               memory_limit="600MB"))
+    assert stats["reduce_buckets"] == 3
+    got, want = contents(tmp_path / "ray"), contents(sample_build)
+    for name, data in want.items():
+        if name == "aliases.jsonl.gz":
+            assert sorted(got[name].splitlines()) == sorted(data.splitlines())
+        else:
+            assert got[name] == data, name
+
+
 def test_stream_ranges_found_by_a_scan_are_the_index_ones(multistream, tmp_path):
     offsets = sorted({offset for offset, _, _ in read_index(multistream.with_name(
         "sample-multistream-index.txt.bz2"))})
