@@ -241,8 +241,21 @@ def _template_facts(subject: str, page_id: int, name: str, template: Template,
                                                                                   raw_key)
         if not key:
             continue
-        for value in parse_value(param.value, key, titles, lang):
+        for value in parse_value(_referred(template, key, param.value), key, titles, lang):
             yield Fact(subject, page_id, name, key, raw_key, value)
+
+
+# Values that stand for another parameter's, by (key, value): {{Infobox country}}'s
+# `largest_city = capital` says the capital is the largest city
+SAME_AS = {("largest_city", "capital"): "capital"}
+
+
+def _referred(template: Template, key: str, value: Wikicode) -> Wikicode:
+    """The value a placeholder refers to (a copy: parsing a value changes it), else ``value``."""
+    target = SAME_AS.get((key, str(value).strip().lower()))
+    if target and template.has(target):
+        return mwparserfromhell.parse(str(template.get(target).value))
+    return value
 
 
 def _position_key(positions: tuple, raw_key: str) -> str | None:

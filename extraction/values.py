@@ -50,7 +50,7 @@ _DATE_TEMPLATES = {
 }
 _LIST_TEMPLATES = {"plainlist", "plain list", "flatlist", "flat list", "ubl", "unbulleted list",
                    "hlist", "bulleted list", "bull list", "ublist", "unbullet", "collapsible list",
-                   "nowrap list", "startplainlist", "endplainlist", "ordered list"}
+                   "nowrap list", "startplainlist", "endplainlist", "ordered list", "vunblist"}
 _NOTE_TEMPLATES = {"small", "efn", "refn", "sfn", "citation needed", "cn", "nbsp", "ref label",
                    "increase", "decrease", "steady", "flagicon", "flag icon", "flagdeco"}
 # Layout wrappers whose content is the value: the parameter that holds it (-1: the last)
@@ -129,7 +129,9 @@ _LAYOUT_TOKENS = frozenset(
     "image imageloc imagen immagine imagem bild logo shield caption captions legend mapcaption "
     "légende leyenda didascalia legenda bildbeschreibung bildunterschrift drapeau blason carte "
     "escudo bandera mapa stemma bandiera mappa brasão bandeira wappen flagge karte "
-    "pushpin relief lien charte embed background".split())
+    "pushpin relief lien charte embed background".split()
+    # kk: `ел картасының өлшемі` (the country map's size), `ортаққордағы санаты` (Commons category)
+    + "картасы картасының өлшемі өлшемi ортаққордағы".split())
 # No value, in words: placeholders (`present`, `Unknown`, `Pas de devise officielle`), a
 # label of the next line (`Nominale :`), a change beside the value (`+ 0,34 %`), a note
 # alone in parentheses (`([[List of IBM products|Full List]])`)
@@ -140,7 +142,11 @@ _NO_VALUE = re.compile(r"^(?:present|unknown\b.*|none|n/?a|aucune?\b.*|pas de\b.
 _PHRASE_WORD = re.compile(r"(?<!\w)(?:of|the|for|in|at|de|du|des|la|le|von|der|del|di|da)(?!\w)")
 # A line that continues the one before it (`… Member of the [[Bundestag]]<br />for [[X]]`)
 _CONTINUATION = re.compile(r"^\s*(?:for|of|in|and|with|from|to|de|du|des|pour|en|von|für)\s")
-_LAYOUT_KEY = re.compile(r"^(?:ref|width|size|taille|alt|upright|area_magnitude)$|_link$", re.I)
+# (`footnote_a` is a note's prose, `cianame` the CIA Factbook page's code for a link,
+# {{Infobox country}}'s `symbol_type` the caption of its coat of arms or emblem)
+_LAYOUT_KEY = re.compile(r"^(?:ref|width|size|taille|alt|upright|area_magnitude|cianame|"
+                         r"symbol_type)$|_link$|"
+                         r"(?:^|_)footnotes?(?:_[a-z])?$", re.I)
 _FILE_VALUE = re.compile(r"\.(?:svg|png|jpe?g|gif|tiff?|ogg|oga|ogv|webm|mp3|wav|flac|pdf)$|^\d+\s*px$",
                          re.I)
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
@@ -151,10 +157,16 @@ _SCALE = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10*
 _SCALE.update({w: 10**6 for w in "millions millionen mio millones milioni milhões".split()})
 _SCALE.update({w: 10**9 for w in "milliard milliards milliarde milliarden mrd miliardi".split()})
 _SCALE.update({"milliers": 10**3, "bilhões": 10**9})
+_SCALE.update({"tỷ": 10**9, "triệu": 10**6, "nghìn": 10**3, "ngàn": 10**3})  # vi
 # Languages that write a decimal comma; French writes no dot between thousands (a dot
 # there is a decimal point, as in {{formatnum:}}'s input)
 DECIMAL_COMMA = frozenset("fr de es it pt nl pl ru sv da no nn fi cs sk tr ro hu uk bg hr sl sr "
                           "ca eu gl id vi el et lv lt is az be kk".split())
+# Languages whose wikis write both conventions (vi `891.7` and `42,000` in one infobox): a
+# comma or dot before exactly three digits could group thousands or start decimals, so such
+# a number is no number (the text stays a string); `0.950` is a decimal in any language
+AMBIGUOUS_GROUPS = frozenset({"vi"})
+_AMBIGUOUS = re.compile(r"(?<![\d.,])[1-9]\d{0,2}[.,]\d{3}(?![\d.,])")
 _LOCAL_NUMBER = re.compile(r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:,\d+)?|\d[\d.]*,\d+|\d+(?:\.\d{3})+")
 UNITS = {
     "km": "km", "kilometre": "km", "kilometer": "km", "kilometres": "km", "kilometers": "km",
@@ -173,26 +185,38 @@ UNITS = {
     "hours": "h", "minutes": "min", "seconds": "s", "/km2": "/km2", "/sq mi": "/sqmi",
 }
 _CURRENCY = {"$": "USD", "us$": "USD", "usd": "USD", "€": "EUR", "eur": "EUR", "£": "GBP",
-             "gbp": "GBP", "¥": "JPY", "a$": "AUD", "c$": "CAD", "chf": "CHF", "₹": "INR"}
+             "gbp": "GBP", "¥": "JPY", "a$": "AUD", "c$": "CAD", "chf": "CHF", "₹": "INR",
+             "euro": "EUR", "euros": "EUR"}
 _NUMBER = re.compile(
     r"^(?P<cur>US\$|A\$|C\$|\$|€|£|¥|₹|USD|EUR|GBP|CHF)?\s*"
     r"(?P<num>[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)"
     r"(?:\s*(?P<scale>thousand|million|billion|trillion|mn|bn|millions|millionen|mio|millones|"
-    r"milioni|milhões|milliards?|milliarden?|mrd|miliardi|milliers|bilhões)\b\.?)?"
-    r"(?:\s*(?:de\s+|d['’]\s*)?(?P<cur_after>US\$|\$|€|£|¥|₹|USD|EUR|GBP|CHF)(?!\w))?"
-    r"(?:\s*(?P<symbol>%|°[CF]|/km2|/km²|/sq\s?mi)|\s+(?P<unit>[^\d\s(][^()]{0,24}?))?"
-    r"\s*(?P<note>\([^()]*\))?\s*$", re.I)
+    r"milioni|milhões|milliards?|milliarden?|mrd|miliardi|milliers|bilhões|tỷ|triệu|nghìn|ngàn)"
+    r"\b\.?)?"
+    r"(?:\s*(?:de\s+|d['’]\s*)?(?P<cur_after>US\$|\$|€|£|¥|₹|USD|EUR|GBP|CHF|euros?)(?!\w))?"
+    r"(?:\s*(?P<symbol>%|°[CF]|/km2|/km²|/sq\s?mi)|\s+(?!as of\s)(?P<unit>[^\d\s(][^()]{0,24}?))?"
+    r"\s*(?P<note>\([^()]*\)|as of\s.*)?\s*$", re.I)
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 _DMY = re.compile(r"^(\d{1,2})(?:er|\.|º)?\s+(?:de\s+)?([^\W\d_]+)\.?,?\s+(?:de\s+)?(\d{3,4})$")
 _MDY = re.compile(r"^([^\W\d_]+)\.?\s+(\d{1,2}),?\s+(\d{3,4})$")
 _MY = re.compile(r"^([^\W\d_]+)\.?,?\s+(?:de\s+)?(\d{3,4})$")
 _YEAR = re.compile(r"^(\d{3,4})$")
+# Words that say a number is a year (`1170 жыл`), per language
+_YEAR_WORDS = {"kk": ("жыл", "жылы", "ж."), "ru": ("год", "года", "г."), "uk": ("рік", "року", "р."),
+               "be": ("год", "года", "г."), "ky": ("жыл", "жылы", "ж."), "uz": ("yil", "yili", "y.")}
+_YEAR_WITH_WORD = {lang: re.compile(r"^(\d{3,4})\s*(?:%s)$" % "|".join(map(re.escape, words)), re.I)
+                   for lang, words in _YEAR_WORDS.items()}
 _VI_DATE = re.compile(r"^(?:(\d{1,2})\s+)?tháng\s+(\d{1,2}),?\s+năm\s+(\d{3,4})$", re.I)
 _TRAILING_NOTE = re.compile(r"\s*\((?:aged?|age)\s+\d+[^()]*\)\s*$|\s*\([^()]*\)\s*$")
 _DEBRIS = ("{{", "}}", "[[", "]]", "|")
 _BULLET = re.compile(r"(?:^|\n)\s*[*#]")
 # (a blank line is a paragraph break: `171,000 Sailors` + blank line + `Loyalist forces:`)
-_ITEM_SPLIT = re.compile(r"<br\s*/?>|\x1e|\n\s*[*#]+\s*|^\s*[*#]+\s*|\n[ \t]*\n\s*", re.I)
+# (a bold label starts a group: `'''France:''' 10,000 … '''Spain:''' 5,000 killed`)
+_BOLD_LABEL = "'''[^'\n]{1,40}:'''"
+_ITEM_SPLIT = re.compile(r"<br\s*/?>|\x1e|\n\s*[*#]+\s*|^\s*[*#]+\s*|\n[ \t]*\n\s*|"
+                         r"(?<=\S)\s*(?=" + _BOLD_LABEL + ")", re.I)
+# A line that ends in a joining word goes on in the next (`… independence of the <br />[[X]]`)
+_DANGLING = re.compile(r"(?<!\w)(?:of|the|and|for|to|in|de|du|des|la|le|von|der|und|et)$")
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
 
 
@@ -246,10 +270,15 @@ def _template_text(template: Template, lang: str) -> str | None:
     if lang == "fr" and name in _CENTURY_TEMPLATES and _positional(template):
         numeral = _positional(template)[0].upper()
         return numeral + ("er" if numeral == "I" else "e") + _CENTURY_TEMPLATES[name]
+    if name in ("fossil range", "fossilrange") and _positional(template):
+        return _fossil_range(_positional(template))
     if name.startswith("formatnum:"):
         return name[len("formatnum:"):]
     if name in _SYMBOL_TEMPLATES and not template.params:
         return _SYMBOL_TEMPLATES[name]
+    if name == "small" and re.match(r"\{\{\s*(?:native name|lang)\b", (_positional(template) or [""])[0],
+                                    re.I):
+        return _positional(template)[0]  # `{{small|{{native name|ar|…}}}}`: the name, smaller
     if name.startswith("lang-") and _positional(template):  # `{{lang-de|Berlin}}`
         return _positional(template)[0]
     if name in _CURRENCY_TEMPLATES and not _positional(template):
@@ -305,8 +334,9 @@ def date_from_template(template: Template) -> Value | None:
     return Value("date", parsed[0], parsed[1]) if parsed else None
 
 
-def parse_date(text: str, allow_year: bool = True) -> Value | None:
-    """Plain-text dates: ISO, ``12 February 1809``, ``February 12, 1809``, ``May 1940``, years."""
+def parse_date(text: str, allow_year: bool = True, lang: str = "en") -> Value | None:
+    """Plain-text dates: ISO, ``12 February 1809``, ``February 12, 1809``, ``May 1940``, years;
+    a year with the language's word for year (kk ``1170 жыл``) under any key."""
     text = _TRAILING_NOTE.sub("", text.strip()).strip()
     parsed = None
     if match := _ISO_DATE.match(text):
@@ -320,6 +350,8 @@ def parse_date(text: str, allow_year: bool = True) -> Value | None:
     elif match := _VI_DATE.match(text):  # `31 tháng 12 năm 2019`
         parsed = _iso(int(match[3]), int(match[2]), int(match[1]) if match[1] else None)
     elif allow_year and (match := _YEAR.match(text)):
+        parsed = _iso(int(match[1]))
+    elif lang in _YEAR_WITH_WORD and (match := _YEAR_WITH_WORD[lang].match(text)):
         parsed = _iso(int(match[1]))
     return Value("date", parsed[0], parsed[1]) if parsed else None
 
@@ -340,6 +372,8 @@ def parse_number(text: str, lang: str = "en") -> Value | None:
     """``4,858,979 (2015 est.)`` -> integer; ``3.2 million`` -> 3200000; ``5 km`` -> quantity.
     ``01208`` is no number (a leading zero belongs to a code).  In a language that writes a
     decimal comma, ``0,922`` is 0.922 and ``307,665 milliards d'€`` 307.665 billion euros."""
+    if lang in AMBIGUOUS_GROUPS and _AMBIGUOUS.search(text):
+        return None
     if lang in DECIMAL_COMMA:
         text = _english_digits(text, lang)
     match = _NUMBER.match(text.strip())
@@ -366,7 +400,7 @@ def _english_digits(text: str, lang: str) -> str:
     ``1.234.567`` (German) -> ``1234567``."""
     def english(match: re.Match) -> str:
         number = re.sub(r"[ \u00a0\u202f]", "", match.group(0))
-        if lang != "fr" and re.fullmatch(r"\d+(?:\.\d{3})+(?:,\d+)?", number):
+        if lang != "fr" and re.fullmatch(r"[1-9]\d*(?:\.\d{3})+(?:,\d+)?", number):
             number = number.replace(".", "")
         return number.replace(",", ".")
     return _LOCAL_NUMBER.sub(english, text)
@@ -409,7 +443,13 @@ def split_items(code: Wikicode) -> list[Wikicode]:
     """Split a parameter value into list items, expanding list templates.
 
     A value with no list markup (the common case) is returned as is, without a re-parse.
+    A value wholly in italics or bold is split inside them (``''{{native name|ar|…}}<br>
+    {{native name|ber|…}}''``: two names).
     """
+    nodes = [node for node in code.nodes if not (isinstance(node, Text) and not str(node).strip())]
+    if len(nodes) == 1 and isinstance(nodes[0], Tag) and nodes[0].wiki_markup in ("''", "'''") \
+            and nodes[0].contents and _has_list_markup(nodes[0].contents):
+        code = nodes[0].contents
     if not _has_list_markup(code):
         return [code]
     for template in code.filter_templates(recursive=False):
@@ -422,7 +462,8 @@ def split_items(code: Wikicode) -> list[Wikicode]:
     for item in _ITEM_SPLIT.split(str(code)):
         if not item or not item.strip():
             continue
-        if items and (_PARENTHETICAL.match(item) or _CONTINUATION.match(item)):
+        if items and (_PARENTHETICAL.match(item) or _CONTINUATION.match(item)
+                      or _DANGLING.search(items[-1])):
             items[-1] += " " + item.strip()  # `Name<br />(1994–2002)`: a qualifier
         else:
             items.append(item.strip())
@@ -436,6 +477,9 @@ def _has_list_markup(code: Wikicode) -> bool:
         if isinstance(node, Tag) and (str(node.tag).lower() == "br"
                                       or (node.wiki_markup or "") in ("*", "#")):
             return True  # (a bullet after a template, `{{flagcountry|X}}` + `* [[Y]]`, is a tag)
+        if isinstance(node, Tag) and node is not code.nodes[0] and node.wiki_markup == "'''" \
+                and str(node.contents).strip().endswith(":"):
+            return True  # a bold label after the first group
         if isinstance(node, Text) and (_BULLET.search(str(node))
                                        or _PARAGRAPH.search(str(node).strip())):
             return True
@@ -447,11 +491,59 @@ def parse_value(raw: str | Wikicode, key: str, titles: TitleNormalizer, lang: st
     if is_layout_key(key):
         return []
     code = mwparserfromhell.parse(strip_noise(raw)) if isinstance(raw, str) else raw
-    values = []
+    values, whole = [], None
     for item in _items(unwrap(code, lang), lang):
-        for part in comma_items(item, key):
-            values.extend(v for v in parse_item(part, key, titles, lang) if v not in values)
+        labelled = _label(item)
+        found = [v for part in comma_items(item, key) for v in parse_item(part, key, titles, lang)]
+        if whole is None:
+            whole = set() if labelled else {v.kind for v in found}
+        elif labelled and whole.intersection(v.kind for v in found):
+            continue  # a part's value after the whole's (`North Atlantic: {{cvt|…}}`)
+        values.extend(v for v in found if v not in values)
+    if _MEASURE_KEY.search(key) and any(v.kind == "quantity" for v in values):
+        # `max-depth = [[Puerto Rico Trench]]<br />{{cvt|8376|m}}`: where, not how deep
+        values = [v for v in values if v.kind != "entity"]
     return values
+
+
+# Keys that name a measure of the subject: a quantity, never a place
+_MEASURE_KEY = re.compile(r"(?:^|[_\-\s])(?:depth|height|elevation|length|area|volume|width|mass|"
+                          r"weight)(?:$|[_\-\s])", re.I)
+# A label before an item's value: `North Atlantic: …`, `'''Spain:''' …` (not `http://`)
+_LABEL = re.compile(r"^([^\W\d_][^:\d]{0,40}):(?!//)\s*\S")
+_VALUE_TEMPLATES = ("convert", "cvt", "height")
+def _label_text(node) -> str:
+    """A node's text for finding a label: a link's colon is part of a title (``[[Mad Max:
+    Fury Road]]``), not a label's end."""
+    if isinstance(node, Wikilink):
+        return "link"
+    if isinstance(node, Tag):  # bold or italic: `'''Spain:'''`, `''[[Mad Max: Fury Road]]''`
+        return "".join(map(_label_text, node.contents.nodes)) if node.contents else ""
+    return str(node) if isinstance(node, Text) else ""
+
+
+_APPROXIMATE = re.compile(r"^(?:c\.|ca\.|circa|about|approx\.?|approximately|around|over|under|"
+                          r"more than|less than|up to|at least|est\.?|estimated|~)$", re.I)
+
+
+def _label(item: Wikicode) -> str | None:
+    """The label an item's value is given under, if any: ``Label: value``, or words before a
+    measure template (``South Atlantic {{cvt|…}}``).  In a parameter whose first item is the
+    whole's value (an ocean's area, a war's dates), a labelled item is a part's (the North
+    Atlantic's area, the date a treaty took effect), not the subject's; where every item is
+    labelled (a car's wheelbase per body: ``Saloon: …``, ``Estate: …``) or a bare label comes
+    first (a war's strength per side), the labels name the subject's variants or sides."""
+    match = _LABEL.match("".join(_label_text(node) for node in item.nodes))
+    if match:
+        return match[1]
+    before = []
+    for node in item.nodes:
+        if isinstance(node, Template) and _template_name(node) in _VALUE_TEMPLATES:
+            words = clean_inline("".join(before))
+            labelled = re.search(r"[^\W\d_]{3}", words) and not _APPROXIMATE.match(words)
+            return words if labelled else None
+        before.append(str(node) if isinstance(node, Text) else "")
+    return None
 
 
 # A comma followed by a space, outside parentheses, separates list items; `1,234` has none
@@ -520,11 +612,10 @@ def _items(code: Wikicode, lang: str, depth: int = 0) -> list[Wikicode]:
 
 def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> list[Value]:
     code = _links_as_text(code, titles)
-    for node in code.nodes:
-        if isinstance(node, Template):
-            value = value_template(node, titles)
-            if value:
-                return [value]
+    for node in _unqualified_templates(code):
+        value = value_template(node, titles)
+        if value:
+            return [value]
     url = _lone_url(code)
     if url:
         return [url]
@@ -559,10 +650,26 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
 
 
 # A number and the words of its unit, linked (`892 مربع [[کلومیٹر]]`, `892 square
-# [[kilometre]]`): a measure, not the unit's page
-_MEASURE = re.compile(r"^\s*\d[\d.,\u00a0 ]*(?:[^\W\d_]+\s+)*\[\[[^\[\]|]+\]\][^\W\d_]*\s*$")
+# [[kilometre]]`, `5,000 [[Continental Navy]] sailors`): a measure, not the linked page
+_MEASURE = re.compile(r"^\s*\d[\d.,\u00a0 ]*(?:[^\W\d_]+\s+)*\[\[[^\[\]|]+\]\][^\W\d_]*"
+                      r"(?:\s+[^\W\d_]+)*\s*(?:\([^()]*\))?\s*$")
 _LIST_PAGE = re.compile(r"^(?:list[ _]of|lists[ _]of|liste[ _]de|liste[ _]des|liste[ _]der|"
                         r"lista[ _]de|lista[ _]di|elenco|danh[ _]sách)\b", re.I)
+
+
+def _unqualified_templates(code: Wikicode) -> list[Template]:
+    """The item's templates, less those in parentheses after words: ``Adoption de la loi sur
+    la [[neutralité autrichienne]] ({{date-|1955}})`` is the law's adoption, which the date
+    qualifies, as a link in parentheses qualifies the text before it."""
+    found, depth, words = [], 0, False
+    for node in code.nodes:
+        if isinstance(node, Template) and not (depth and words):
+            found.append(node)
+        elif isinstance(node, (Text, Wikilink)):
+            text = str(node)
+            words = words or (not depth and bool(re.search(r"[^\W\d_]{2}", text.split("(")[0])))
+            depth = max(0, depth + text.count("(") - text.count(")"))
+    return found
 
 
 def _lone_url(code: Wikicode) -> Value | None:
@@ -596,7 +703,8 @@ def _links_as_text(code: Wikicode, titles: TitleNormalizer) -> Wikicode:
             # demonyms for U.S. states|Alaskan]]`, `[[Danh sách …|4 trên 16]]`), unless it is
             # a list's name too: a pointer (`islands = [[List of islands in the Atlantic
             # Ocean|List of islands]]`), no value
-            keep = text and not _PARENTHETICAL.match(text) and not _LIST_PAGE.match(text)
+            keep = text and not _PARENTHETICAL.match(text) and not _LIST_PAGE.match(text) \
+                and not _names_list(text, article)
             replacement = text if keep else ""
         elif "#" in target.lstrip("#") and text and text.lower() != article.lower():
             replacement = text
@@ -607,6 +715,14 @@ def _links_as_text(code: Wikicode, titles: TitleNormalizer) -> Wikicode:
         except ValueError:
             continue
     return code
+
+
+def _names_list(text: str, article: str) -> bool:
+    """Whether a list page's link text is the list's own topic, lowercase as in running
+    prose (``[[List of ports and harbours of the Atlantic Ocean|ports]]``): a pointer to the
+    list, not a value (``[[List of sovereign states|Country]]`` names a column)."""
+    words = text.split()
+    return text[:1].islower() and all(w in article.lower().split() for w in words)
 
 
 def _is_phrase(code: Wikicode) -> bool:
@@ -680,6 +796,15 @@ def value_template(node: Template, titles: TitleNormalizer) -> Value | None:
     return None
 
 
+def _fossil_range(args: list[str]) -> str:
+    """``{{fossil range|Early Cambrian|Late Ordovician}}`` -> ``Early Cambrian – Late
+    Ordovician``; ``{{fossil range|370|0}}`` (millions of years ago) -> ``370–0 Ma``."""
+    ends = [a for a in args[:2] if a]
+    if all(re.fullmatch(r"\d+(?:\.\d+)?", a) for a in ends):
+        return "–".join(ends) + " Ma"
+    return " – ".join(ends)
+
+
 def coordinates(args: list[str]) -> Value | None:
     """``{{coord}}``'s latitude and longitude as a WKT point (``POINT(lon lat)``,
     ``geo:wktLiteral``): decimal (``44.1|-87.9``, ``44.1|N|87.9|W``) or degrees, minutes and
@@ -750,17 +875,23 @@ def _outside_parentheses(code: Wikicode) -> Wikicode:
 def _typed_text(code: Wikicode, key: str, lang: str) -> list[Value]:
     """The item's text as a date, a number or a string (identifier keys: a string)."""
     text = clean_inline(_without_small(code))
+    labelled = _LABEL.match(text)
     if not text or any(d in text for d in _DEBRIS) or _FILE_VALUE.search(text) \
-            or _NO_VALUE.search(text):
-        return []
+            or _NO_VALUE.search(text) or (labelled and _NO_VALUE.search(text[labelled.end(1) + 1:].strip())):
+        return []  # (`Native Allies: Unknown`: a placeholder under its label)
     if _CODE_KEY.search(key):
         return [Value("string", text, lang=lang)]
-    value = parse_date(text, allow_year=bool(_DATE_KEY.search(key)))
+    if not _DATE_KEY.search(key):
+        text = _LEADING_PERIOD.sub("", text)  # `1931–82 American`: the period qualifies
+    value = parse_date(text, allow_year=bool(_DATE_KEY.search(key)), lang=lang)
     if value is None:
         value = parse_number(text, lang)
     if value is None:
         value = Value("string", text, lang=lang)
     return [value]
+
+
+_LEADING_PERIOD = re.compile(r"^\d{4}\s*[–—-]\s*(?:\d{2,4}|present)\s+(?=[^\W\d_])", re.I)
 
 
 def _without_small(code):
