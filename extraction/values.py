@@ -145,7 +145,7 @@ _CONTINUATION = re.compile(r"^\s*(?:for|of|in|and|with|from|to|de|du|des|pour|en
 # (`footnote_a` is a note's prose, `cianame` the CIA Factbook page's code for a link,
 # {{Infobox country}}'s `symbol_type` the caption of its coat of arms or emblem)
 _LAYOUT_KEY = re.compile(r"^(?:ref|width|size|taille|alt|upright|area_magnitude|cianame|"
-                         r"symbol_type)$|_link$|"
+                         r"symbol_type|episode_list|volume_list|chapter_list|wikisource|wikiquote)$|_link$|"
                          r"(?:^|_)footnotes?(?:_[a-z])?$", re.I)
 _FILE_VALUE = re.compile(r"\.(?:svg|png|jpe?g|gif|tiff?|ogg|oga|ogv|webm|mp3|wav|flac|pdf)$|^\d+\s*px$",
                          re.I)
@@ -213,11 +213,14 @@ _BULLET = re.compile(r"(?:^|\n)\s*[*#]")
 # (a blank line is a paragraph break: `171,000 Sailors` + blank line + `Loyalist forces:`)
 # (a bold label starts a group: `'''France:''' 10,000 … '''Spain:''' 5,000 killed`)
 _BOLD_LABEL = "'''[^'\n]{1,40}:'''"
-_ITEM_SPLIT = re.compile(r"<br\s*/?>|\x1e|\n\s*[*#]+\s*|^\s*[*#]+\s*|\n[ \t]*\n\s*|"
+_ITEM_SPLIT = re.compile(r"<\s*br\s*/?\s*>|\x1e|\n\s*[*#]+\s*|^\s*[*#]+\s*|\n[ \t]*\n\s*|"
                          r"(?<=\S)\s*(?=" + _BOLD_LABEL + ")", re.I)
 # A line that ends in a joining word goes on in the next (`… independence of the <br />[[X]]`)
-_DANGLING = re.compile(r"(?<!\w)(?:of|the|and|for|to|in|de|du|des|la|le|von|der|und|et)$")
+_DANGLING = re.compile(r"(?<!\w)(?:of|the|and|for|to|in|from|by|with|at|de|du|des|la|le|von|der|"
+                       r"und|et)$")
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
+# A line break the parser leaves as text (`<br/ >`, `< br />`: spaces where none belong)
+_BR_TEXT = re.compile(r"<\s*br\s*/?\s*>", re.I)
 
 
 def _template_name(template: Template) -> str:
@@ -480,7 +483,7 @@ def _has_list_markup(code: Wikicode) -> bool:
         if isinstance(node, Tag) and node is not code.nodes[0] and node.wiki_markup == "'''" \
                 and str(node.contents).strip().endswith(":"):
             return True  # a bold label after the first group
-        if isinstance(node, Text) and (_BULLET.search(str(node))
+        if isinstance(node, Text) and (_BULLET.search(str(node)) or _BR_TEXT.search(str(node))
                                        or _PARAGRAPH.search(str(node).strip())):
             return True
     return False
@@ -636,7 +639,7 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
         date = parse_date(clean_inline(_without_small(code)))
         if date:
             return [date]
-    if outside and (_is_phrase(code) or _MEASURE.match(str(code))):
+    if outside and (_is_phrase(code) or _MEASURE.match(str(code)) or _AMOUNT.match(str(code))):
         return _typed_text(code, key, lang)
     if outside:
         return [Value("entity", title) for title in outside]
@@ -653,6 +656,9 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
 # [[kilometre]]`, `5,000 [[Continental Navy]] sailors`): a measure, not the linked page
 _MEASURE = re.compile(r"^\s*\d[\d.,\u00a0 ]*(?:[^\W\d_]+\s+)*\[\[[^\[\]|]+\]\][^\W\d_]*"
                       r"(?:\s+[^\W\d_]+)*\s*(?:\([^()]*\))?\s*$")
+# A linked currency symbol before a number (`[[€]]41.3 billion`): an amount, not the page
+_AMOUNT = re.compile(r"^\s*\[\[(?:[^\[\]|]+\|)?\s*(?:US\$|A\$|C\$|\$|€|£|¥|₹)\s*\]\]\s*\d[\d.,]*"
+                     r"(?:\s+[^\W\d_]+)?\s*(?:\([^()]*\))?\s*$")
 _LIST_PAGE = re.compile(r"^(?:list[ _]of|lists[ _]of|liste[ _]de|liste[ _]des|liste[ _]der|"
                         r"lista[ _]de|lista[ _]di|elenco|danh[ _]sách)\b", re.I)
 

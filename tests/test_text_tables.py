@@ -257,6 +257,21 @@ def test_what_is_not_one_number(text):
      "footnote_a", []),
     ("en", "cianame", []),
     ("632 as of 31 January 2021", "locations", [("integer", "632")]),
+    # fresh set 4: a `<br/ >` with a space is a break; a line ending in a joining word goes
+    # on (Azerbaijan's `Independence from<br />the Soviet Union`); link settings are no
+    # value (Ranma ½'s `episode_list`, `volume_list`, `wikisource`); a linked currency
+    # symbol before a number is the amount (Economy of Angola's `[[€]]41.3 billion`)
+    ("Lawyer<br/ >Politician", "profession", [("string", "Lawyer"), ("string", "Politician")]),
+    ("[[Ann]]< br />[[Bob]]", "spouse", [("entity", "Ann"), ("entity", "Bob")]),
+    ("{{nowrap|Independence from<br />the Soviet Union}}", "established_event2",
+     [("string", "Independence from the Soviet Union")]),
+    ("Ratified by<br />all thirteen states", "established_event1",
+     [("string", "Ratified by all thirteen states")]),
+    ("[[List of Ranma ½ episodes]]", "episode_list", []),
+    ("[[List of Ranma ½ chapters|Chapters]]", "volume_list", []),
+    ("Ranma ½", "wikisource", []),
+    ("[[€]]41.3 billion (2019)", "gdp_nominal", [("quantity", "41300000000")]),
+    ("[[Euro|€]]41.3 billion", "revenue", [("quantity", "41300000000")]),
 ])
 def test_infobox_values(raw, key, expected):
     assert [(v.kind, v.value) for v in parse_value(raw, key, TITLES, "en")] == expected
