@@ -413,8 +413,9 @@ def _reduce(layout: _Layout, options: BuildOptions, engine, parts: list[int],
         for stage, tasks in stages.items():
             bar.set_postfix_str(stage)
             share, threads, memory = _share(options.memory_limit, engine.workers, len(tasks))
-            for task, outcome in engine.map(run_task, [(s, job.with_share(share, threads), i, p)
-                                                      for s, _job, i, p in tasks],
+            shared = job.with_share(share, threads)
+            for task, outcome in engine.map(run_task, [(stage, shared, index, group)
+                                                      for index, group in tasks],
                                             cpus=threads, memory=memory, width=len(tasks)):
                 if isinstance(outcome, Failure):
                     raise BuildError(f"reduce step, {stage} task {task[2]} (spilling to "

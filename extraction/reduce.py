@@ -58,12 +58,8 @@ SCHEMAS = {
     "redirects": {"part": "INTEGER", "row": "INTEGER", "source": "VARCHAR", "target": "VARCHAR"},
     "votes": {"surface": "VARCHAR", "target": "VARCHAR", "weight": "BIGINT"},
     "refs": {"part": "INTEGER", "kind": "VARCHAR", "value": "VARCHAR"},
-    "redirect": {"source": "VARCHAR", "target": "VARCHAR"},
-    "by_target": {"source": "VARCHAR", "target": "VARCHAR"},
-    "double": {"source": "VARCHAR", "target": "VARCHAR"},
-    "hops": {"source": "VARCHAR", "target": "VARCHAR"},
-    "resolved_by_source": {"source": "VARCHAR", "target": "VARCHAR"},
-    "resolved_by_target": {"source": "VARCHAR", "target": "VARCHAR"},
+    **dict.fromkeys(("redirect", "by_target", "double", "hops", "resolved_by_source",
+                     "resolved_by_target"), {"source": "VARCHAR", "target": "VARCHAR"}),
     "alias_votes": {"surface": "VARCHAR", "target": "VARCHAR", "weight": "BIGINT"},
 }
 
@@ -92,24 +88,25 @@ class ReduceJob:
     def aliases(self) -> Path:
         return self.work / "aliases"
 
-    def tasks(self, stage: str, part_numbers: list[int]) -> list[tuple]:
-        """The tasks of ``stage``: ``(stage, job, index, parts)``."""
+    def tasks(self, stage: str, part_numbers: list[int]) -> list[tuple[int, list[int]]]:
+        """The tasks of ``stage``: ``(index, parts)`` (a shuffle task's group of parts)."""
         if stage == "shuffle":
             if self.buckets == 1:
                 return []
             groups = min(self.buckets, len(part_numbers))
-            return [(stage, self, g, part_numbers[g::groups]) for g in range(groups)]
+            return [(g, part_numbers[g::groups]) for g in range(groups)]
         if stage == "chains":
-            return [(stage, self, 0, [])]
-        return [(stage, self, b, []) for b in range(self.buckets)]
+            return [(0, [])]
+        return [(b, []) for b in range(self.buckets)]
 
     def with_share(self, memory_limit: str, threads: int) -> ReduceJob:
         return replace(self, memory_limit=memory_limit, threads=threads)
 
 
 def run_task(task: tuple) -> dict:
-    """Run one reduce task (module level: engines pickle it by name); returns its counts
-    (``spilled_bytes`` is the most its DuckDB held in spill files at once)."""
+    """Run one reduce task, ``(stage, job, index, parts)`` (module level: engines pickle it
+    by name); returns its counts (``spilled_bytes`` is the most its DuckDB held in spill
+    files at once)."""
     stage, job, index, parts = task
     with _Task(job, f"{stage}-{index}") as db:
         counts = STAGES[stage](db, index, parts) or {}
