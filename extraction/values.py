@@ -213,14 +213,16 @@ _BULLET = re.compile(r"(?:^|\n)\s*[*#]")
 # (a blank line is a paragraph break: `171,000 Sailors` + blank line + `Loyalist forces:`)
 # (a bold label starts a group: `'''France:''' 10,000 … '''Spain:''' 5,000 killed`)
 _BOLD_LABEL = "'''[^'\n]{1,40}:'''"
-_ITEM_SPLIT = re.compile(r"<\s*br\s*/?\s*>|\x1e|\n\s*[*#]+\s*|^\s*[*#]+\s*|\n[ \t]*\n\s*|"
+# A line break, also as the parser leaves it in text (`<br/ >`, `< br />`: spaces where none
+# belong)
+_BR = r"<\s*br\s*/?\s*>"
+_ITEM_SPLIT = re.compile(_BR + r"|\x1e|\n\s*[*#]+\s*|^\s*[*#]+\s*|\n[ \t]*\n\s*|"
                          r"(?<=\S)\s*(?=" + _BOLD_LABEL + ")", re.I)
 # A line that ends in a joining word goes on in the next (`… independence of the <br />[[X]]`)
 _DANGLING = re.compile(r"(?<!\w)(?:of|the|and|for|to|in|from|by|with|at|de|du|des|la|le|von|der|"
                        r"und|et)$")
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
-# A line break the parser leaves as text (`<br/ >`, `< br />`: spaces where none belong)
-_BR_TEXT = re.compile(r"<\s*br\s*/?\s*>", re.I)
+_BR_TEXT = re.compile(_BR, re.I)
 
 
 def _template_name(template: Template) -> str:
