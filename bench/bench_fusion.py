@@ -17,7 +17,11 @@ sample dump's distant set with its own graph, held out the same way.
 4. **Budget**: ``none``'s dev micro-F1 per epoch (mean over seeds) shows whether it had
    plateaued.  Plus the step-time overhead, the modes interleaved in one process.
 
-Training runs through the real CLI; runs are kept under ``--work`` and resumed.
+Training runs through the real CLI, under ``--work`` (checkpoints; resumed).  Each finished
+run's metrics and test predictions are also kept in ``bench/results/fusion/`` (committed:
+the protocol takes longer than one session on a 2-core machine, and a later session resumes
+from them), tagged with a hash of its inputs so that a run on other data or embeddings is
+never mixed in.
 
     .venv/bin/python bench/bench_fusion.py [--only fewrel] [--seeds 5] [--epochs 2]
 """
@@ -25,30 +29,36 @@ Training runs through the real CLI; runs are kept under ``--work`` and resumed.
 from __future__ import annotations
 
 import argparse
+import gzip
+import hashlib
 import json
 import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import ROOT, SHARED, machine, table, write_section  # noqa: E402
 
-from common.jsonl import read_jsonl  # noqa: E402
+from common.jsonl import gzip_member, read_jsonl  # noqa: E402
+from fusion.config import PREDICTIONS_FILE  # noqa: E402
 from fusion.metrics import (  # noqa: E402
     f1_interval,
     paired_bootstrap,
     paired_seeds,
-    prediction_counts,
+    rows_counts,
     verdict,
 )
 
 CLI = [sys.executable, "-m", "wikikg.cli", "-q"]
 MODES = ("none", "late", "layer", "marker")  # the step-time table
 CONTROLS = ("random", "shuffled")
+RESULTS = ROOT / "bench" / "results" / "fusion"
 CANDIDATES = ("late --standardize-entities",
               "layer --standardize-entities --gate-lr 0.03",
               "marker --standardize-entities --gate-lr 0.03")
@@ -123,56 +133,108 @@ def embed(graph: Path, data: Path, embed_args: list[str]) -> None:
              "--out", name])
 
 
-def train(out: Path, graph: Path, data: Path, embeddings: str, mode: str, seed: int,
-          options: list[str]) -> dict:
-    """One run (resumed from its metrics if it finished before).  ``none`` gets the entity
-    table too, only to score the same linked subset: it has no entity layer."""
-    if not (out / "metrics.json").exists():
-        if out.exists():
-            subprocess.run(["rm", "-rf", str(out)], check=True)
-        run(["train", str(data), "--out", str(out), "--fusion", mode, "--seed", str(seed),
-             "--kg", str(graph), "--embeddings", embeddings, *options])
-    return {"dir": out, **json.loads((out / "metrics.json").read_text())}
+def inputs_hash(graph: Path, data: Path, embeddings: str) -> str:
+    """What a run's result depends on besides its command: the dataset's files and the
+    entity table (vectors and names)."""
+    digest = hashlib.sha256()
+    files = [data / f for f in ("train.jsonl", "dev.jsonl", "test.jsonl", "relations.json")]
+    files += [graph / "embeddings" / embeddings / f
+              for f in ("entities.safetensors", "entities.tsv")]
+    for path in files:
+        if path.exists():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def git_commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                          capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
+@dataclass
+class Runs:
+    """One experiment's runs: trained under ``work``, kept under ``kept`` (metrics and test
+    predictions of each finished run, reused only for the same command on the same
+    inputs)."""
+
+    work: Path
+    kept: Path
+    graph: Path
+    data: Path
+    embeddings: str
+    budget: list[str]
+
+    def __post_init__(self) -> None:
+        self.inputs = inputs_hash(self.graph, self.data, self.embeddings)
+
+    def train(self, name: str, mode: str, seed: int, options: list[str]) -> dict:
+        """One run's metrics and test predictions, from the kept results when they were made
+        by the same command on the same inputs.  ``none`` gets the entity table too, only
+        to score the same linked subset: it has no entity layer."""
+        command = ["train", "--fusion", mode, "--seed", str(seed), *self.budget, *options]
+        kept = self.kept / f"{name}.json.gz"
+        if kept.exists():
+            record = orjson.loads(gzip.decompress(kept.read_bytes()))
+            if record["command"] == command and record["inputs"] == self.inputs:
+                return result(record)
+            print(f"{kept.name}: made by another command or on other inputs; training again",
+                  flush=True)
+        out = self.work / name
+        if not (out / "metrics.json").exists():
+            if out.exists():
+                subprocess.run(["rm", "-rf", str(out)], check=True)
+            run(["train", str(self.data), "--out", str(out), "--fusion", mode, "--seed",
+                 str(seed), "--kg", str(self.graph), "--embeddings", self.embeddings,
+                 *self.budget, *options])
+        record = {"command": command, "inputs": self.inputs, "commit": git_commit(),
+                  "metrics": json.loads((out / "metrics.json").read_text()),
+                  "predictions": list(read_jsonl(out / PREDICTIONS_FILE.format(split="test")))}
+        self.kept.mkdir(parents=True, exist_ok=True)
+        partial = kept.with_suffix(".partial")
+        partial.write_bytes(gzip_member(orjson.dumps(record)))
+        partial.replace(kept)
+        return result(record)
+
+
+def result(record: dict) -> dict:
+    """A kept record as the tables read it: the metrics, the predictions, the commit."""
+    return {**record["metrics"], "predictions": record["predictions"], "commit": record["commit"]}
 
 
 def slug(words: list[str]) -> str:
     return "-".join(options_words(words))
 
 
-def select(runs: Path, graph: Path, data: Path, embeddings: str, seeds: int,
-           budget: list[str], candidates: list[str]) -> tuple[str, dict[str, list[dict]]]:
+def select(runs: Runs, seeds: int, candidates: list[str]) -> tuple[str, dict[str, list[dict]]]:
     """Every candidate's runs on the first ``seeds`` seeds; the chosen one by mean best-dev
     micro-F1 (dev only)."""
     tried = {}
     for candidate in candidates:
         mode, *options = candidate.split()
-        tried[candidate] = [train(runs / f"{slug(candidate.split())}-{seed}", graph, data,
-                                  embeddings, mode, seed, budget + options)
+        tried[candidate] = [runs.train(f"{slug(candidate.split())}-{seed}", mode, seed, options)
                             for seed in range(seeds)]
     chosen = max(candidates, key=lambda c: statistics.mean(r["best_dev_micro_f1"] for r in tried[c]))
     return chosen, tried
 
 
-def evaluate_arms(runs: Path, graph: Path, data: Path, embeddings: str, seeds: int,
-                  budget: list[str], chosen: str) -> dict[str, list[dict]]:
+def evaluate_arms(runs: Runs, seeds: int, chosen: str) -> dict[str, list[dict]]:
     """``none``, the chosen setting and its controls, seeds 0..seeds-1 (runs of the
     selection are reused: the chosen setting's first seeds are the same runs)."""
     mode, *options = chosen.split()
-    arms = {"none": [train(runs / f"none-{seed}", graph, data, embeddings, "none", seed, budget)
-                     for seed in range(seeds)],
-            chosen: [train(runs / f"{slug(chosen.split())}-{seed}", graph, data, embeddings,
-                           mode, seed, budget + options) for seed in range(seeds)]}
+    name = slug(chosen.split())
+    arms = {"none": [runs.train(f"none-{seed}", "none", seed, []) for seed in range(seeds)],
+            chosen: [runs.train(f"{name}-{seed}", mode, seed, options) for seed in range(seeds)]}
     for control in CONTROLS:
         arms[f"{chosen} + {control} vectors"] = [
-            train(runs / f"{slug(chosen.split())}-{control}-{seed}", graph, data, embeddings,
-                  mode, seed, budget + options + ["--entity-control", control])
-            for seed in range(seeds)]
+            runs.train(f"{name}-{control}-{seed}", mode, seed,
+                       options + ["--entity-control", control]) for seed in range(seeds)]
     return arms
 
 
 def test_counts(arm: list[dict], mask: np.ndarray | None = None) -> np.ndarray:
     """``[seeds, n, 3]`` micro-F1 counts of an arm's test predictions (``mask``: a subset)."""
-    stacked = [prediction_counts(metrics["dir"]) for metrics in arm]
+    stacked = [rows_counts(metrics["predictions"]) for metrics in arm]
     return np.stack([counts if mask is None else counts[mask] for counts in stacked])
 
 
@@ -341,18 +403,26 @@ def per_relation(none: list[dict], fused: list[dict], name: str, data: Path) -> 
 def experiment(title: str, work: Path, setting: str, prepared: tuple[Path, Path],
                embeddings: str, budget: list[str], args) -> str:
     graph, data = prepared
-    runs = work / "runs" / setting
-    chosen, tried = select(runs, graph, data, embeddings, args.select_seeds, budget,
-                           args.candidates)
-    arms = evaluate_arms(runs, graph, data, embeddings, args.seeds, budget, chosen)
+    kept = (work / "kept" if args.max_steps else RESULTS) / setting  # smoke runs stay local
+    runs = Runs(work / "runs" / setting, kept, graph, data, embeddings, budget)
+    chosen, tried = select(runs, args.select_seeds, args.candidates)
+    arms = evaluate_arms(runs, args.seeds, chosen)
     mask = linked_mask(data, graph, embeddings)
     return (f"### {title}\n\nEach run: `wikikg train DATA --fusion MODE --seed S "
             f"{' '.join(budget)}` plus the candidate's options.  Chosen on dev: **{chosen}**.\n\n"
             + selection_table(tried, chosen) + "\n\n" + dev_curve(arms["none"]) + "\n\n"
+            + provenance(tried, arms) + "\n\n"
             + f"Test, {args.seeds} seeds per arm (the chosen setting and its controls in the "
             "same run):\n\n" + arms_section(arms, mask)
             + (f"\n\n{per_relation(arms['none'], arms[chosen], chosen, data)}"
                if (data / "relations.json").exists() else ""))
+
+
+def provenance(*groups: dict[str, list[dict]]) -> str:
+    """Which commits the runs were trained at (the protocol spans sessions)."""
+    commits = sorted({r["commit"] for group in groups for runs in group.values() for r in runs})
+    return (f"Runs trained at commit{'s' if len(commits) > 1 else ''} {', '.join(commits)} "
+            "(kept in `bench/results/fusion/`, each with a hash of its data and entity table).")
 
 
 def publish(name: str, body: str, args) -> None:

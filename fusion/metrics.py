@@ -106,12 +106,17 @@ def outcome_counts(task: str, gold: list, predicted: list) -> np.ndarray:
 
 
 def prediction_counts(run: str | os.PathLike, split: str = "test") -> np.ndarray:
-    """``[n, 3]`` micro-F1 counts of a run's ``<split>_predictions.jsonl`` (RE labels or NER
-    tag lists, told apart by the gold field), for :func:`paired_bootstrap`."""
+    """``[n, 3]`` micro-F1 counts of a run's ``<split>_predictions.jsonl``, for
+    :func:`paired_bootstrap`."""
     from common.jsonl import read_jsonl
     from fusion.config import PREDICTIONS_FILE
 
-    rows = list(read_jsonl(Path(run) / PREDICTIONS_FILE.format(split=split)))
+    return rows_counts(list(read_jsonl(Path(run) / PREDICTIONS_FILE.format(split=split))))
+
+
+def rows_counts(rows: list[dict]) -> np.ndarray:
+    """``[n, 3]`` micro-F1 counts of prediction rows (``gold``, ``predicted``): RE labels or
+    NER tag lists, told apart by the gold field."""
     task = "re" if not rows or isinstance(rows[0]["gold"], str) else "ner"
     return outcome_counts(task, [r["gold"] for r in rows], [r["predicted"] for r in rows])
 
