@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+
 from extraction.records import SiteInfo
 
 # Canonical English namespace names and aliases, valid on every wiki besides its local names.
