@@ -51,6 +51,12 @@ _DATE_TEMPLATES = {
 _LIST_TEMPLATES = {"plainlist", "plain list", "flatlist", "flat list", "ubl", "unbulleted list",
                    "hlist", "bulleted list", "bull list", "ublist", "unbullet", "collapsible list",
                    "nowrap list", "startplainlist", "endplainlist", "ordered list", "vunblist"}
+# Lists whose items are not each positional argument: {{taxon list}} alternates a taxon and
+# its authority (which qualifies it, as a name's years do), and the English release
+# templates of {{Infobox animanga}} name one company per region code (`NA = [[Viz Media]]`)
+_TAXON_LISTS = {"taxon list"}
+_REGION_LISTS = {"english manga publisher", "english anime licensee", "english anime network"}
+_REGION_CODE = re.compile(r"^[A-Z]{2,4}\d?$")
 _NOTE_TEMPLATES = {"small", "efn", "refn", "sfn", "citation needed", "cn", "nbsp", "ref label",
                    "increase", "decrease", "steady", "flagicon", "flag icon", "flagdeco"}
 # Layout wrappers whose content is the value: the parameter that holds it (-1: the last)
@@ -59,7 +65,7 @@ _TRANSPARENT = {"nowrap": 0, "nobr": 0, "nobreak": 0, "no wrap": 0, "avoid wrap"
                 "plainlink": 0, "transl": -1, "abbr": 0, "unité": 0, "unite": 0, "nombre": 0,
                 "sigfig": 0, "formatnum": 0, "big": 0, "native name": 1,
                 # `{{marriage|[[Laura Huxley]]|1956|1963}}`: the spouse (the years qualify)
-                "marriage": 0}
+                "marriage": 0, "married": 0}
 # Punctuation written as templates (`April 19, 1775{{snds}}September 3, 1783`)
 _SYMBOL_TEMPLATES = {"ndash": "–", "snd": " – ", "snds": " – ", "spnd": " – ",
                      "spaced ndash": " – ", "mdash": "—", "spaced mdash": " — ", "sndash": " – "}
@@ -183,6 +189,7 @@ UNITS = {
     "ly": "ly", "pc": "pc", "kw": "kW", "mw": "MW", "gw": "GW", "hp": "hp", "cc": "cm3",
     "people": "people", "inhabitants": "people", "years": "a", "year": "a", "days": "d",
     "hours": "h", "minutes": "min", "seconds": "s", "/km2": "/km2", "/sq mi": "/sqmi",
+    "чел": "people", "человек": "people",  # ru (`6 177 535 чел`)
 }
 _CURRENCY = {"$": "USD", "us$": "USD", "usd": "USD", "€": "EUR", "eur": "EUR", "£": "GBP",
              "gbp": "GBP", "¥": "JPY", "a$": "AUD", "c$": "CAD", "chf": "CHF", "₹": "INR",
@@ -292,6 +299,8 @@ def _template_text(template: Template, lang: str) -> str | None:
         return name
     slot = _TRANSPARENT.get(name)
     args = _positional(template)
+    if name == "число" and args:  # ru `{{число|6177535|чел.}}`: the number, then its unit
+        return " ".join(args[:2])
     return args[slot] if slot is not None and args and len(args) > slot else None
 
 
@@ -458,10 +467,10 @@ def split_items(code: Wikicode) -> list[Wikicode]:
     if not _has_list_markup(code):
         return [code]
     for template in code.filter_templates(recursive=False):
-        name = _template_name(template)
-        if name in _LIST_TEMPLATES:
-            code.replace(template, "\x1e" + "\x1e".join(_positional(template)) + "\x1e")
-        elif name in _NOTE_TEMPLATES:
+        listed = _list_items(template)
+        if listed is not None:
+            code.replace(template, "\x1e" + "\x1e".join(listed) + "\x1e")
+        elif _template_name(template) in _NOTE_TEMPLATES:
             code.remove(template)
     items: list[str] = []
     for item in _ITEM_SPLIT.split(str(code)):
@@ -475,9 +484,23 @@ def split_items(code: Wikicode) -> list[Wikicode]:
     return [mwparserfromhell.parse(item) for item in items]
 
 
+def _list_items(template: Template) -> list[str] | None:
+    """The items of a list template (None for any other template): its positional
+    arguments, a {{taxon list}}'s taxa (every other one), a release template's companies."""
+    name = _template_name(template)
+    if name in _LIST_TEMPLATES:
+        return _positional(template)
+    if name in _TAXON_LISTS:
+        return _positional(template)[::2]
+    if name in _REGION_LISTS:
+        return [str(p.value).strip() for p in template.params
+                if _REGION_CODE.match(str(p.name).strip()) and str(p.value).strip()]
+    return None
+
+
 def _has_list_markup(code: Wikicode) -> bool:
     for node in code.nodes:
-        if isinstance(node, Template) and _template_name(node) in _LIST_TEMPLATES:
+        if isinstance(node, Template) and _list_items(node) is not None:
             return True
         if isinstance(node, Tag) and (str(node.tag).lower() == "br"
                                       or (node.wiki_markup or "") in ("*", "#")):
@@ -795,6 +818,8 @@ def value_template(node: Template, titles: TitleNormalizer) -> Value | None:
         return Value("string", f"{_EXCHANGES[name]}: {args[0]}")
     if name == "coord":
         return coordinates(args)
+    if name == "emedicine2" and len(args) >= 2:  # `{{eMedicine2|ped|180}}`: specialty/topic
+        return Value("string", f"{args[0]}/{args[1]}")
     if name in ("icd10", "icd9") and args and re.fullmatch(r"[\w.]+", args[0]):
         # `{{ICD10|O|04||o|00}}` is O04 (chapter letter, code, optional decimal); `{{ICD9|779.6}}`
         code = args[0] if name == "icd9" else args[0] + "".join(args[1:2])

@@ -272,6 +272,23 @@ def test_what_is_not_one_number(text):
     ("Ranma ½", "wikisource", []),
     ("[[€]]41.3 billion (2019)", "gdp_nominal", [("quantity", "41300000000")]),
     ("[[Euro|€]]41.3 billion", "revenue", [("quantity", "41300000000")]),
+    # set 4, value templates that gave nothing: {{married}} is {{marriage}}; {{taxon list}}
+    # alternates a taxon and its authority; the English release templates list one company
+    # per region (Ranma ½); {{eMedicine2}} is a topic code (Autism)
+    ("{{married|[[Munírih Khánum]]|1873}}", "spouse", [("entity", "Munírih Khánum")]),
+    ("{{taxon list\n|[[Chondrostei]]|<!--Missing authority information-->\n|[[Neopterygii]]|"
+     "<!--Missing authority information-->}}", "subdivision",
+     [("entity", "Chondrostei"), ("entity", "Neopterygii")]),
+    ("{{Taxon list|[[Chondrostei]]|Müller, 1844|''[[Polypterus]]''|Lacépède, 1803}}",
+     "subdivision", [("entity", "Chondrostei"), ("entity", "Polypterus")]),
+    ("{{English manga publisher\n | AUS = [[Madman Entertainment]]\n | NA  = [[Viz Media]]\n}}",
+     "publisher_en", [("entity", "Madman Entertainment"), ("entity", "Viz Media")]),
+    ("{{English anime licensee\n  | AUS = Madman Entertainment\n  | NA  = Viz Media\n"
+     "  | UK  = [[MVM Films]]\n}}", "licensee",
+     [("string", "Madman Entertainment"), ("string", "Viz Media"), ("entity", "MVM Films")]),
+    ("{{English anime network|SEA=[[Animax (Southeast Asia)|Animax]]}}", "network_en",
+     [("entity", "Animax (Southeast Asia)")]),
+    ("{{eMedicine2|ped|180}}", "eMedicine_mult", [("string", "ped/180")]),
 ])
 def test_infobox_values(raw, key, expected):
     assert [(v.kind, v.value) for v in parse_value(raw, key, TITLES, "en")] == expected
@@ -327,6 +344,9 @@ def test_infobox_values(raw, key, expected):
     ("Berlin", "ортаққордағы_санаты", "kk", []),
     ("Adoption de la loi sur la [[neutralité autrichienne]] ({{date-|1955}})", "fête_evt", "fr",
      [("string", "Adoption de la loi sur la neutralité autrichienne", None)]),
+    # set 4 (ru Берлин): {{число}} is its number, with its unit word if any
+    ("{{число|3644826}}", "население", "ru", [("integer", "3644826", None)]),
+    ("{{число|6177535|чел.}}", "население_агломерации", "ru", [("quantity", "6177535", "people")]),
 ])
 def test_infobox_values_of_other_languages(raw, key, lang, expected):
     assert [(v.kind, v.value, v.unit) for v in parse_value(raw, key, TITLES, lang)] == expected
