@@ -239,12 +239,15 @@ def _template_facts(subject: str, page_id: int, name: str, template: Template,
         raw_key = str(param.name).strip()
         key = normalize_key(raw_key, siblings) if param.showkey else _position_key(positions,
                                                                                   raw_key)
-        if not key:
+        if not key or key in HEADING_KEYS.get(name, ()):
             continue
         for value in parse_value(_referred(template, key, param.value), key, titles, lang):
             yield Fact(subject, page_id, name, key, raw_key, value)
 
 
+# Keys that are a box's heading in one infobox, though a fact in others of its family:
+# {{Infobox animanga/Other}}'s `title = Related media` (its /Video's `title` is the film's)
+HEADING_KEYS = {"infobox animanga/other": frozenset({"title"})}
 # Values that stand for another parameter's, by (key, value): {{Infobox country}}'s
 # `largest_city = capital` says the capital is the largest city
 SAME_AS = {("largest_city", "capital"): "capital"}

@@ -137,7 +137,10 @@ _LAYOUT_TOKENS = frozenset(
     "escudo bandera mapa stemma bandiera mappa brasão bandeira wappen flagge karte "
     "pushpin relief lien charte embed background".split()
     # kk: `ел картасының өлшемі` (the country map's size), `ортаққордағы санаты` (Commons category)
-    + "картасы картасының өлшемі өлшемi ортаққордағы".split())
+    + "картасы картасының өлшемі өлшемi ортаққордағы".split()
+    # ru {{НП}}: `герб`/`флаг` files, `описание герба` (the arms' caption), `ширина флага`,
+    # `карта страны` (the country map's size)
+    + "герб герба флаг флага изображение изображения карта карты".split())
 # No value, in words: placeholders (`present`, `Unknown`, `Pas de devise officielle`), a
 # label of the next line (`Nominale :`), a change beside the value (`+ 0,34 %`), a note
 # alone in parentheses (`([[List of IBM products|Full List]])`)
@@ -149,9 +152,12 @@ _PHRASE_WORD = re.compile(r"(?<!\w)(?:of|the|for|in|at|de|du|des|la|le|von|der|d
 # A line that continues the one before it (`… Member of the [[Bundestag]]<br />for [[X]]`)
 _CONTINUATION = re.compile(r"^\s*(?:for|of|in|and|with|from|to|de|du|des|pour|en|von|für)\s")
 # (`footnote_a` is a note's prose, `cianame` the CIA Factbook page's code for a link,
-# {{Infobox country}}'s `symbol_type` the caption of its coat of arms or emblem)
+# {{Infobox country}}'s `symbol_type` the caption of its coat of arms or emblem, a taxobox's
+# `display_parents` how many parent taxa it shows, ru {{НП}}'s `вид высоты` the label of
+# its height row: `высота НУМ`)
 _LAYOUT_KEY = re.compile(r"^(?:ref|width|size|taille|alt|upright|area_magnitude|cianame|"
-                         r"symbol_type|episode_list|volume_list|chapter_list|wikisource|wikiquote)$|_link$|"
+                         r"symbol_type|episode_list|volume_list|chapter_list|wikisource|wikiquote|"
+                         r"display_(?:parents|children|taxa)|вид_высоты)$|_link$|"
                          r"(?:^|_)footnotes?(?:_[a-z])?$", re.I)
 _FILE_VALUE = re.compile(r"\.(?:svg|png|jpe?g|gif|tiff?|ogg|oga|ogv|webm|mp3|wav|flac|pdf)$|^\d+\s*px$",
                          re.I)

@@ -289,6 +289,8 @@ def test_what_is_not_one_number(text):
     ("{{English anime network|SEA=[[Animax (Southeast Asia)|Animax]]}}", "network_en",
      [("entity", "Animax (Southeast Asia)")]),
     ("{{eMedicine2|ped|180}}", "eMedicine_mult", [("string", "ped/180")]),
+    # set 4, layout switches: how many parent taxa a taxobox shows (Aardvark)
+    ("4", "display_parents", []),
 ])
 def test_infobox_values(raw, key, expected):
     assert [(v.kind, v.value) for v in parse_value(raw, key, TITLES, "en")] == expected
@@ -347,6 +349,14 @@ def test_infobox_values(raw, key, expected):
     # set 4 (ru Берлин): {{число}} is its number, with its unit word if any
     ("{{число|3644826}}", "население", "ru", [("integer", "3644826", None)]),
     ("{{число|6177535|чел.}}", "население_агломерации", "ru", [("quantity", "6177535", "people")]),
+    # set 4 (ru Берлин): captions of the arms and flag, the height row's label, map sizes are
+    # no facts; the height itself is
+    ("Герб Берлина", "описание_герба", "ru", []),
+    ("Флаг Берлина", "описание_флага", "ru", []),
+    ("высота НУМ", "вид_высоты", "ru", []),
+    ("200", "карта_страны", "ru", []),
+    ("0", "карта_региона", "ru", []),
+    ("34", "высота_центра_нп", "ru", [("integer", "34", None)]),
 ])
 def test_infobox_values_of_other_languages(raw, key, lang, expected):
     assert [(v.kind, v.value, v.unit) for v in parse_value(raw, key, TITLES, lang)] == expected
@@ -367,6 +377,19 @@ def test_embedded_infoboxes_give_their_facts():
         ("office", "Bundestag"), ("successor", "Volker Kauder"), ("birth_date", "1954-07-17"),
         ("office", "Federal Minister for Women and Youth"), ("term_start", "1991-01-18"),
         ("successor", "Claudia Nolte")]
+
+
+def test_a_box_heading_is_no_fact_where_the_same_key_elsewhere_is():
+    """{{Infobox animanga/Other}}'s ``title`` is the heading of the box (Ranma ½: ``Related
+    media``), while {{Infobox animanga/Video}}'s is the title of the series or film."""
+    from extraction.infobox import infobox_facts
+
+    text = ("{{Infobox animanga/Video\n| type = tv series\n| title = Ranma ½ Nettōhen\n}}\n"
+            "{{Infobox animanga/Other\n| title   = Related media\n| content = *[[List of Ranma ½ "
+            "episodes#Specials (1990–2011)|''Ranma ½'' specials]]\n}}")
+    _, facts = infobox_facts("Ranma ½", 1, text, TITLES, "en")
+    assert [(f.infobox, f.value.value) for f in facts if f.property == "title"] == [
+        ("infobox animanga/video", "Ranma ½ Nettōhen")]
 
 
 def test_largest_city_capital_is_the_capital():
