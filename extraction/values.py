@@ -33,7 +33,13 @@ for _names in ("janvier février mars avril mai juin juillet août septembre oct
                "giugno luglio agosto settembre ottobre novembre dicembre", "janeiro fevereiro "
                "março abril maio junho julho agosto setembro outubro novembro dezembro",
                "januari februari maart april mei juni juli augustus september oktober "
-               "november december"):
+               "november december",
+               # ru and uk: after a day the genitive (`31 декабря 2018`), alone the nominative
+               "января февраля марта апреля мая июня июля августа сентября октября ноября "
+               "декабря", "январь февраль март апрель май июнь июль август сентябрь октябрь "
+               "ноябрь декабрь", "січня лютого березня квітня травня червня липня серпня "
+               "вересня жовтня листопада грудня", "січень лютий березень квітень травень "
+               "червень липень серпень вересень жовтень листопад грудень"):
     for _number, _name in enumerate(_names.split(), 1):
         MONTHS.setdefault(_name, _number)
 
@@ -173,7 +179,7 @@ _SCALE.update({"tỷ": 10**9, "triệu": 10**6, "nghìn": 10**3, "ngàn": 10**3}
 # Languages that write a decimal comma; French writes no dot between thousands (a dot
 # there is a decimal point, as in {{formatnum:}}'s input)
 DECIMAL_COMMA = frozenset("fr de es it pt nl pl ru sv da no nn fi cs sk tr ro hu uk bg hr sl sr "
-                          "ca eu gl id vi el et lv lt is az be kk".split())
+                          "ca eu gl id vi el et lv lt is az be kk mg".split())
 # Languages whose wikis write both conventions (vi `891.7` and `42,000` in one infobox): a
 # comma or dot before exactly three digits could group thousands or start decimals, so such
 # a number is no number (the text stays a string); `0.950` is a decimal in any language

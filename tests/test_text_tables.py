@@ -357,6 +357,14 @@ def test_infobox_values(raw, key, expected):
     ("200", "карта_страны", "ru", []),
     ("0", "карта_региона", "ru", []),
     ("34", "высота_центра_нп", "ru", [("integer", "34", None)]),
+    # set 4: mg writes a decimal comma (mg Berlin's area); ru groups thousands with spaces
+    # before a unit word, and writes its month names in the genitive after a day
+    ("891,85", "velarantany", "mg", [("decimal", "891.85", None)]),
+    ("3292365", "isam-ponina", "mg", [("integer", "3292365", None)]),
+    ("6 177 535 чел", "население_агломерации", "ru", [("quantity", "6177535", "people")]),
+    ("31 декабря 2018", "год_переписи", "ru", [("date", "2018-12-31", None)]),
+    ("май 1945", "дата", "ru", [("date", "1945-05", None)]),
+    ("9 травня 1945", "дата", "uk", [("date", "1945-05-09", None)]),
 ])
 def test_infobox_values_of_other_languages(raw, key, lang, expected):
     assert [(v.kind, v.value, v.unit) for v in parse_value(raw, key, TITLES, lang)] == expected
