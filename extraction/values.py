@@ -129,7 +129,7 @@ _DATE_KEY = re.compile(r"date|year|founded|establish|formation|formed|born|birth
 # Identifiers, not quantities: a leading zero or a digit group is part of the code
 _CODE_KEY = re.compile(r"postal|postcode|post_code|zip|phone|telephone|fax|area_code|(?:^|_)code|"
                        r"(?:^|_)(?:iso|fips|gnis|isbn|issn|oclc|icao|iata|faa)|call_?sign|(?:^|_)id$|"
-                       r"licen[cs]e_plate|plate|registration|indicatif|téléphon|vorwahl|prefijo|"
+                       r"licen[cs]e_plate|plate|registration|indicatif|téléphon|телефон|vorwahl|prefijo|"
                        r"prefisso|(?:^|_)plz$", re.I)
 # Files and their display settings: a file link's size or caption is not a value
 _FILE_KEY = re.compile(r"(?:^|_)(?:image|logo|map|flag|seal|signature|photo|picture|"
@@ -628,7 +628,7 @@ def comma_items(item: Wikicode, key: str) -> list[Wikicode]:
 
 
 def _is_list_part(part: str) -> bool:
-    if _LINK_PART.match(part):
+    if _LINK_PART.match(part) or _is_link_in_words(part):
         return True
     words = re.sub(r"\([^()]*\)", "", part).split()
     return bool(_WORDS_PART.match(part)) and len(words) <= _MAX_WORDS \
@@ -656,7 +656,7 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
         value = value_template(node, titles)
         if value:
             return [value]
-    url = _lone_url(code)
+    url = _lone_url(code) or _digits_code(code, key, lang)
     if url:
         return [url]
     links = list(_links(code))
@@ -676,7 +676,8 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
         date = parse_date(clean_inline(_without_small(code)))
         if date:
             return [date]
-    if outside and (_is_phrase(code) or _MEASURE.match(str(code)) or _AMOUNT.match(str(code))):
+    if outside and (_is_phrase(code) or _MEASURE.match(str(code)) or _AMOUNT.match(str(code))
+                    or _is_link_in_words(str(code)) or _WORD_KEY.match(key)):
         return _typed_text(code, key, lang)
     if outside:
         return [Value("entity", title) for title in outside]
@@ -696,6 +697,17 @@ _MEASURE = re.compile(r"^\s*\d[\d.,\u00a0 ]*(?:[^\W\d_]+\s+)*\[\[[^\[\]|]+\]\][^
 # A linked currency symbol before a number (`[[€]]41.3 billion`): an amount, not the page
 _AMOUNT = re.compile(r"^\s*\[\[(?:[^\[\]|]+\|)?\s*(?:US\$|A\$|C\$|\$|€|£|¥|₹)\s*\]\]\s*\d[\d.,]*"
                      r"(?:\s+[^\W\d_]+)?\s*(?:\([^()]*\))?\s*$")
+# One common noun linked amid lowercase words (`[[metal]] products`, `commercial [[ship]]
+# repair`): a kind of thing named by a phrase, not the linked page
+_LINK_IN_WORDS = re.compile(r"^\s*(?P<before>(?:[^\W\d_]+\s+){0,3})\[\[(?:[^\[\]|]*\|)?"
+                            r"(?P<text>[^\[\]|]+)\]\][^\W\d_]*(?P<after>(?:\s+[^\W\d_]+){0,3})\s*$")
+# Words that relate or list things rather than make one noun of them
+_RELATING_WORD = re.compile(r"^(?:and|or|from|to|by|with|on|as|und|oder|et|ou|y|e|o)$")
+# Keys whose value is a word of a closed set (the side of the road), however it is linked:
+# `drives_on = [[Right- and left-hand traffic|right]]` is "right", not the page explaining it
+_WORD_KEY = re.compile(r"^(?:drives_on|driving_side)$", re.I)
+# A code in digits: a dialling prefix, spaces and dashes (`+49 30`, `030`)
+_DIGITS = re.compile(r"\+?\d[\d \-–]*")
 _LIST_PAGE = re.compile(r"^(?:list[ _]of|lists[ _]of|liste[ _]de|liste[ _]des|liste[ _]der|"
                         r"lista[ _]de|lista[ _]di|elenco|danh[ _]sách)\b", re.I)
 
@@ -715,6 +727,30 @@ def _unqualified_templates(code: Wikicode) -> list[Template]:
     return found
 
 
+def _is_link_in_words(text: str) -> bool:
+    """Whether an item is a common noun's link (lowercase, as written) in a phrase of
+    lowercase words (``[[tobacco]] products``).  A name's link keeps its page, the words
+    then qualify it (``[[DJIA]] component``, ``clade [[Heterobranchia]]``); capitalised
+    words are names of their own (``[[Hamburg]] Germany``); words that relate or list
+    (``[[vehicle]]s and spare parts``, ``from [[Portugal]]``) make no one noun; a link's
+    plural ``s`` is no word."""
+    match = _LINK_IN_WORDS.match(text)
+    words = (match["before"] + match["after"]).split() if match else []
+    return bool(words) and match["text"].strip()[:1].islower() and all(
+        word.islower() and not _RELATING_WORD.match(word) and not _PHRASE_WORD.match(word)
+        for word in words)
+
+
+def _digits_code(code: Wikicode, key: str, lang: str) -> Value | None:
+    """Under an identifier key, an item whose text is a code in digits is that code, however
+    its parts are linked: ``[[+49]] 30`` (a page on the country's prefix), ``[[Telephone
+    numbers in Algeria|+213]]`` (a page on the codes) are no entities."""
+    if not _CODE_KEY.search(key):
+        return None
+    text = clean_inline(code)
+    return Value("string", text, lang=lang) if _DIGITS.fullmatch(text) else None
+
+
 def _lone_url(code: Wikicode) -> Value | None:
     """An item that is one external link is its URL, not its label: `website =
     [http://www.berlin.de/international/ برلن]` names the site by the wiki's language."""
@@ -730,17 +766,19 @@ def _links_as_text(code: Wikicode, titles: TitleNormalizer) -> Wikicode:
     names something else than its page (``[[CTR#Tabulating Machine Company|Tabulating
     Machine Company]]``, ``[[List of dialling codes#030|030]]``), a piped link to a list
     page (``[[List of sovereign states|Country]]``; an unpiped one or a ``(Full list)`` is
-    dropped: a pointer, not a value) and a currency symbol (``[[Dollar américain|$]]``)."""
+    dropped: a pointer, not a value) and a currency symbol or unit beside a number
+    (``[[Dollar américain|$]]``)."""
     if not any(isinstance(node, (Wikilink, Tag)) for node in code.nodes):
         return code
+    measured = bool(re.search(r"\d", str(code)))  # a unit or currency measures a number
     for link in code.filter_wikilinks(recursive=True):
         target = str(link.title).strip()
         text = link.text.strip_code().strip() if link.text is not None else None
         article = titles.article(target)
         if not article:
             continue
-        if text is not None and (text.lower() in _CURRENCY or text.lower() in UNITS):
-            replacement = text  # `[[Euro|€]]`, `891.85 [[Kilometre|km]]²`
+        if measured and text is not None and (text.lower() in _CURRENCY or text.lower() in UNITS):
+            replacement = text  # `[[Euro|€]]`, `891.85 [[Kilometre|km]]²`; not `[[African Union|AU]]`
         elif _LIST_PAGE.match(article):
             # its text is the value (`[[List of sovereign states|Country]]`, `[[List of
             # demonyms for U.S. states|Alaskan]]`, `[[Danh sách …|4 trên 16]]`), unless it is
@@ -793,8 +831,6 @@ def _shown_value(code: Wikicode, links: list, key: str, lang: str) -> Value | No
                 or (isinstance(node, Text) and not str(node).strip(" ,;·\n")) for node in code.nodes)
     if not shown or not alone:
         return None
-    if _CODE_KEY.search(key) and re.fullmatch(r"\+?\d[\d \-]*", shown):
-        return Value("string", shown, lang=lang)  # `[[Telephone numbers in Algeria|+213]]`
     date = parse_date(shown, allow_year=bool(_DATE_KEY.search(key)))
     if date or not re.fullmatch(r"\d[\d,.]*", shown) or _YEAR.match(shown):
         return date  # `[[2005 German federal election|2005]]` is the election

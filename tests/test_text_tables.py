@@ -291,6 +291,28 @@ def test_what_is_not_one_number(text):
     ("{{eMedicine2|ped|180}}", "eMedicine_mult", [("string", "ped/180")]),
     # set 4, layout switches: how many parent taxa a taxobox shows (Aardvark)
     ("4", "display_parents", []),
+    # set 4, links of a phrase: a link with lowercase words around it names a kind of thing
+    # (Economy of Angola's `[[metal]] products`), not the linked page; a link whose text is a
+    # unit is the unit only beside a number (`[[African Union|AU]]` is no astronomical unit)
+    ("[[petroleum]], [[diamonds]], [[metal]] products, [[tobacco]] products, [[textile]]s, "
+     "commercial [[ship]] repair", "industries",
+     [("entity", "Petroleum"), ("entity", "Diamonds"), ("string", "metal products"),
+      ("string", "tobacco products"), ("entity", "Textile"), ("string", "commercial ship repair")]),
+    ("[[African Union|AU]], [[Southern African Development Community|SADC]], [[World Bank]]",
+     "organs", [("entity", "African Union"), ("entity", "Southern African Development Community"),
+                ("entity", "World Bank")]),
+    ("891.85 [[Kilometre|km]]", "area", [("quantity", "891.85")]),
+    # a name's link keeps its page (IBM's traded_as, a taxobox's rank label); words that
+    # relate or list make no one noun (Angola's `from [[Portugal]]`)
+    ("{{ubl|{{NYSE|IBM}}|[[DJIA]] component|[[S&P 100]] component}}", "traded_as",
+     [("string", "NYSE: IBM"), ("entity", "DJIA"), ("entity", "S&P 100")]),
+    ("clade [[Heterobranchia]]", "unranked_superfamilia", [("entity", "Heterobranchia")]),
+    ("[[machinery]], [[vehicle]]s and spare parts", "import-goods",
+     [("entity", "Machinery"), ("entity", "Vehicle")]),
+    ("from [[Portugal]]", "established_event1", [("entity", "Portugal")]),
+    ("[[Hamburg]] [[West Germany]]", "birth_place", [("entity", "Hamburg"), ("entity", "West Germany")]),
+    # a side of the road is a word, whatever page explains it (Azerbaijan)
+    ("[[Right- and left-hand traffic|right]]", "drives_on", [("string", "right")]),
 ])
 def test_infobox_values(raw, key, expected):
     assert [(v.kind, v.value) for v in parse_value(raw, key, TITLES, "en")] == expected
@@ -365,6 +387,8 @@ def test_infobox_values(raw, key, expected):
     ("31 декабря 2018", "год_переписи", "ru", [("date", "2018-12-31", None)]),
     ("май 1945", "дата", "ru", [("date", "1945-05", None)]),
     ("9 травня 1945", "дата", "uk", [("date", "1945-05-09", None)]),
+    # set 4: a dialling code whose prefix is linked is the whole code (ru Берлин)
+    ("[[+49]] 30", "телефонный_код", "ru", [("string", "+49 30", None)]),
 ])
 def test_infobox_values_of_other_languages(raw, key, lang, expected):
     assert [(v.kind, v.value, v.unit) for v in parse_value(raw, key, TITLES, lang)] == expected
