@@ -80,6 +80,14 @@ _SYMBOL_TEMPLATES = {"ndash": "–", "snd": " – ", "snds": " – ", "spnd": " 
 _CURRENCY_TEMPLATES = {"us$": "US$", "usd": "US$", "€": "€", "eur": "€", "euro": "€", "£": "£",
                        "gbp": "£", "¥": "¥", "jpy": "¥", "a$": "A$", "c$": "C$", "chf": "CHF"}
 _ORDINAL_TEMPLATE = re.compile(r"^\d+(?:e|er|re|ère|ème|o|a|º|ª)$")
+# Fractions written as templates (`らんま {{sfrac|1|2}}`, `{{frac|3|1|4}}`): their vulgar
+# fraction sign where Unicode has one, else numerator⁄denominator
+_FRACTION_TEMPLATES = {"frac", "sfrac", "fraction"}
+_VULGAR = {"1/2": "½", "1/3": "⅓", "2/3": "⅔", "1/4": "¼", "3/4": "¾", "1/5": "⅕", "1/6": "⅙",
+           "1/8": "⅛", "3/8": "⅜", "5/8": "⅝", "7/8": "⅞"}
+# A link's target and text written with {{!}} for a template that links them (ru {{НП}}'s
+# `вид региона = Земли Германии{{!}}Земля`), or inside the link itself
+_PIPED_PAIR = re.compile(r"^\s*(?:\[\[)?([^\[\]{}|]+)\{\{\s*!\s*\}\}([^\[\]{}|]+?)(?:\]\])?\s*$")
 # Flag templates that show the country's name (fr {{drapeau}}, es {{bandera}} show an icon)
 # ({{flagdeco}} shows the flag alone: an icon, like {{flagicon}}, not the country)
 _FLAG_TEMPLATES = {"flag", "flagcountry", "flag country", "flagu", "flag link",
@@ -152,6 +160,14 @@ _LAYOUT_TOKENS = frozenset(
 # alone in parentheses (`([[List of IBM products|Full List]])`)
 _NO_VALUE = re.compile(r"^(?:present|unknown\b.*|none|n/?a|aucune?\b.*|pas de\b.*|keine?\b.*|"
                        r"ninguno|ninguna|nessuno|nenhum)$|:$|^[+−-]\s*\d[\d.,]*\s*%$|^\([^()]*\)$", re.I)
+# Notes to the reader, not values: a pointer elsewhere (`See: [[Abraham Lincoln and
+# religion]]`, `See Text`, `voir ci-dessous`) and a line labelled as a note (`{{small|OBS:.}}
+# Discharged from his command …`); matched on the wikitext, so a linked `[[See You Again]]`
+# is a title
+_READER_NOTE = re.compile(
+    r"^\s*(?:''+)?(?:(?:see|voir|siehe|véase|vedi|zie)(?:\s+(?:also|aussi|auch|también|anche|ook))?"
+    r"\s*(?::|\[\[|(?:the\s+)?(?:text|below|above|notes?|article|ci-dessous|unten|abajo)\b)"
+    r"|(?:\{\{\s*small\s*\||<small>)?\s*(?:notes?|nb|n\.b\.|obs)\s*[:.])", re.I)
 # Words that join links into one phrase (`[[Bundestag]] Leader of the [[CDU/CSU]]`): the
 # item is then that phrase, not a list of its links
 _PHRASE_WORD = re.compile(r"(?<!\w)(?:of|the|for|in|at|de|du|des|la|le|von|der|del|di|da)(?!\w)")
@@ -261,7 +277,10 @@ def unwrap(code: Wikicode, lang: str = "en") -> Wikicode:
     """Layout templates replaced by their content (``{{nowrap|{{death date and age|…}}}}``
     is the date), nested ones and those inside formatting too (``''{{lang|de|Land}}''``);
     templates that stand for their text (``{{US$}}``, ``{{1er}}``, ``{{formatnum:5}}``)
-    replaced by it."""
+    replaced by it; a target and text joined by ``{{!}}`` made the link they stand for."""
+    pair = _PIPED_PAIR.match(str(code)) if "{{" in str(code) else None
+    if pair:
+        return mwparserfromhell.parse(f"[[{pair[1].strip()}|{pair[2].strip()}]]")
     for _ in range(4):  # a wrapper's content may be another wrapper
         changed = False
         if not any(isinstance(node, (Template, Tag)) for node in code.nodes):
@@ -296,6 +315,8 @@ def _template_text(template: Template, lang: str) -> str | None:
         return numeral + ("er" if numeral == "I" else "e") + _CENTURY_TEMPLATES[name]
     if name in ("fossil range", "fossilrange") and _positional(template):
         return _fossil_range(_positional(template))
+    if name in _FRACTION_TEMPLATES and _positional(template):
+        return _fraction(_positional(template))
     if name.startswith("formatnum:"):
         return name[len("formatnum:"):]
     if name in _SYMBOL_TEMPLATES and not template.params:
@@ -314,6 +335,14 @@ def _template_text(template: Template, lang: str) -> str | None:
     if name == "число" and args:  # ru `{{число|6177535|чел.}}`: the number, then its unit
         return " ".join(args[:2])
     return args[slot] if slot is not None and args and len(args) > slot else None
+
+
+def _fraction(args: list[str]) -> str:
+    """``{{sfrac|1|2}}`` -> ``½``; ``{{frac|3|1|4}}`` -> ``3¼``; ``{{frac|5|16}}`` -> ``5⁄16``."""
+    whole, parts = (args[0], args[1:3]) if len(args) >= 3 else ("", args[:2])
+    if len(parts) < 2:
+        return whole + "1⁄" + parts[0]  # `{{frac|8}}` is one eighth
+    return whole + _VULGAR.get("/".join(parts), "⁄".join(parts))
 
 
 def _link_text(template: Template) -> str | None:
@@ -482,8 +511,8 @@ def split_items(code: Wikicode) -> list[Wikicode]:
         listed = _list_items(template)
         if listed is not None:
             code.replace(template, "\x1e" + "\x1e".join(listed) + "\x1e")
-        elif _template_name(template) in _NOTE_TEMPLATES:
-            code.remove(template)
+        elif _template_name(template) in _NOTE_TEMPLATES and not _READER_NOTE.match(str(template)):
+            code.remove(template)  # (a note's label stays: its line is then no value)
     items: list[str] = []
     for item in _ITEM_SPLIT.split(str(code)):
         if not item or not item.strip():
@@ -651,6 +680,8 @@ def _items(code: Wikicode, lang: str, depth: int = 0) -> list[Wikicode]:
 
 
 def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> list[Value]:
+    if _READER_NOTE.match(str(code)):
+        return []
     code = _links_as_text(code, titles)
     for node in _unqualified_templates(code):
         value = value_template(node, titles)

@@ -313,6 +313,20 @@ def test_what_is_not_one_number(text):
     ("[[Hamburg]] [[West Germany]]", "birth_place", [("entity", "Hamburg"), ("entity", "West Germany")]),
     # a side of the road is a word, whatever page explains it (Azerbaijan)
     ("[[Right- and left-hand traffic|right]]", "drives_on", [("string", "right")]),
+    # set 4, notes to the reader are no values: a pointer to another page or the text
+    # (Abraham Lincoln's religion, Aardvark's subdivision), a line labelled as a note after a
+    # list (Lincoln's ranks)
+    ("See: [[Abraham Lincoln and religion]]", "religion", []),
+    ("See Text", "subdivision", []),
+    ("''See below''", "members", []),
+    ("{{Plainlist}}\n* [[Captain (US Army)|Captain]]<br />{{small|(April 21, 1832 – May 27, 1832)}}"
+     "\n* [[Private (United States)|Private]]<br />{{small|(May 28, 1832 – July 10, 1832)}}\n"
+     "{{small|OBS:.}} Discharged from his command and re-enlisted as a Private.", "rank",
+     [("entity", "Captain (US Army)"), ("entity", "Private (United States)")]),
+    ("[[See You Again]]", "single", [("entity", "See You Again")]),
+    # set 4, garbled: a fraction template is its fraction (Ranma ½'s title)
+    ("らんま {{sfrac|1|2}}", "ja_kanji", [("string", "らんま ½")]),
+    ("{{frac|3|1|4}} miles", "length", [("string", "3¼ miles")]),
 ])
 def test_infobox_values(raw, key, expected):
     assert [(v.kind, v.value) for v in parse_value(raw, key, TITLES, "en")] == expected
@@ -389,6 +403,11 @@ def test_infobox_values(raw, key, expected):
     ("9 травня 1945", "дата", "uk", [("date", "1945-05-09", None)]),
     # set 4: a dialling code whose prefix is linked is the whole code (ru Берлин)
     ("[[+49]] 30", "телефонный_код", "ru", [("string", "+49 30", None)]),
+    # sets 3 and 4: a link's target and text written with {{!}} for a template that links
+    # them (ru {{НП}}'s and kk's region kind)
+    ("Земли Германии{{!}}Земля", "вид_региона", "ru", [("entity", "Земли Германии", None)]),
+    ("Германия жерлері{{!}}Жері", "аймақ_түрі", "kk", [("entity", "Германия жерлері", None)]),
+    ("[[Земли Германии{{!}}Земля]]", "вид_региона", "ru", [("entity", "Земли Германии", None)]),
 ])
 def test_infobox_values_of_other_languages(raw, key, lang, expected):
     assert [(v.kind, v.value, v.unit) for v in parse_value(raw, key, TITLES, lang)] == expected
