@@ -707,8 +707,10 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
         date = parse_date(clean_inline(_without_small(code)))
         if date:
             return [date]
-    if outside and (_is_phrase(code) or _MEASURE.match(str(code)) or _AMOUNT.match(str(code))
-                    or _is_link_in_words(str(code)) or _WORD_KEY.match(key)):
+    # (read without its templates: an icon before the value, `{{increase}} [[€]]41.3 billion`)
+    bare = "".join(str(node) for node in code.nodes if not isinstance(node, Template))
+    if outside and (_is_phrase(code) or _MEASURE.match(bare) or _AMOUNT.match(bare)
+                    or _is_link_in_words(bare) or _WORD_KEY.match(key)):
         return _typed_text(code, key, lang)
     if outside:
         return [Value("entity", title) for title in outside]

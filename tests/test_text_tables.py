@@ -272,6 +272,8 @@ def test_what_is_not_one_number(text):
     ("Ranma ½", "wikisource", []),
     ("[[€]]41.3 billion (2019)", "gdp_nominal", [("quantity", "41300000000")]),
     ("[[Euro|€]]41.3 billion", "revenue", [("quantity", "41300000000")]),
+    ("{{increase}} [[€]]41.3 billion ({{small|[[Fiscal Year|FY]] 2019}})", "revenue",
+     [("quantity", "41300000000")]),  # IKEA: an icon before the amount
     # set 4, value templates that gave nothing: {{married}} is {{marriage}}; {{taxon list}}
     # alternates a taxon and its authority; the English release templates list one company
     # per region (Ranma ½); {{eMedicine2}} is a topic code (Autism)
