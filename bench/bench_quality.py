@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import SHARED, machine, table, write_section  # noqa: E402
 
-from common.jsonl import read_jsonl  # noqa: E402
+from common.jsonl import read_jsonl, read_output  # noqa: E402
 from extraction.build import BuildOptions, build  # noqa: E402
 from extraction.dump import DumpReader  # noqa: E402
 from extraction.infobox import infobox_facts  # noqa: E402
@@ -40,7 +40,7 @@ def sample_sentences(tmp: Path) -> list[list[str]]:
     build([SHARED / "dumps" / "enwiki-sample.xml.bz2"], out, BuildOptions(progress=False))
     total = unended = 0
     sources: Counter = Counter()
-    for sentence in read_jsonl(out / "sentences.jsonl.gz"):
+    for sentence in read_output(out, "sentences"):
         total += 1
         unended += not ENDED.search(sentence["text"].rstrip())
         sources.update(m["source"] for m in sentence["mentions"])

@@ -60,3 +60,39 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[dict]:
                 yield orjson.loads(line)
             except orjson.JSONDecodeError as exc:
                 raise ValueError(f"{path}:{number}: not valid JSON: {exc}") from exc
+
+
+PART_FILE = "part-{:06d}.jsonl.gz"  # one part of a build output: ``entities/part-000003.jsonl.gz``
+
+
+def part_path(directory: str | os.PathLike, name: str, part: int) -> Path:
+    """Where part ``part`` of output ``name`` of a build directory lives."""
+    return Path(directory) / name / PART_FILE.format(part)
+
+
+def output_files(directory: str | os.PathLike, name: str) -> list[Path]:
+    """The files of a build output, in part order: ``name/part-*.jsonl.gz`` (the workers'
+    parts, never concatenated), or ``name.jsonl.gz`` of a build made before parts.  Raises
+    FileNotFoundError naming the directory when the build has no such output."""
+    folder = Path(directory) / name
+    if folder.is_dir():
+        return sorted(folder.glob("part-*.jsonl.gz"))
+    single = Path(directory) / f"{name}.jsonl.gz"
+    if single.is_file():
+        return [single]
+    raise FileNotFoundError(f"{directory}: no {name}/ (not a `wikikg build` directory, or one "
+                            "without this output)")
+
+
+def has_output(directory: str | os.PathLike, name: str) -> bool:
+    try:
+        output_files(directory, name)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def read_output(directory: str | os.PathLike, name: str) -> Iterator[dict]:
+    """Every record of a build output, part after part (see :func:`output_files`)."""
+    for path in output_files(directory, name):
+        yield from read_jsonl(path)

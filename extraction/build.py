@@ -12,8 +12,9 @@
    nothing keyed by title is held in Python, nor a whole table by one task.
 3. Rewrite (:mod:`extraction.resolve`): each part's records get their titles resolved and
    their redirect names, in parallel on the engine, each worker reading its part's lookups
-   only.  The outputs are the rewritten parts concatenated in part order (whole gzip
-   members, copied as bytes).
+   only.  Each worker writes its part of every output straight into the build directory
+   (``entities/part-000003.jsonl.gz`` ...): nothing is copied through this process, which
+   only plans and commits.
 
 Memory is bounded by the budget and the size of a part, not by the wiki.  Everything goes
 to a temporary sibling directory renamed into place at the end: an interrupted build
@@ -37,20 +38,20 @@ from tqdm import tqdm
 from common.atomic import atomic_directory
 from common.duck import DEFAULT_MEMORY_LIMIT, DatabaseError, parse_size
 from common.errors import InputError
-from common.jsonl import JsonlWriter, gzip_member
+from common.jsonl import JsonlWriter
 from extraction.chunk import OUTPUTS, MappedChunk, PartSummary, map_byte_range, map_pages, part_name
 from extraction.dump import DumpFormatError, DumpReader, read_siteinfo
 from extraction.engines import Failure, make_engine
 from extraction.multistream import find_index, scan_stream_ranges, stream_ranges
 from extraction.page import ExtractionConfig
 from extraction.records import PageError
-from extraction.reduce import STAGES, ReduceJob, buckets_for, run_task
+from extraction.reduce import ALIASES, STAGES, ReduceJob, buckets_for, run_task
 from extraction.resolve import rewrite_part
 from extraction.sentences import SPACY_MODEL
 
 log = logging.getLogger(__name__)
 
-FORMAT = "wikikg-build/1"
+FORMAT = "wikikg-build/2"  # 2: outputs are folders of parts
 
 
 class BuildError(InputError):
@@ -92,21 +93,23 @@ class _Layout:
     parts: Path
     reduce: Path
     lookups: Path
-    rewritten: Path
     spill: Path
+    out: Path  # the build directory itself: the outputs' folders of parts
 
     @classmethod
     def under(cls, work: Path, tmp_dir: str | None) -> _Layout:
         work = work.resolve()
         spill = Path(tmp_dir).resolve() / f"wikikg-spill-{work.name}" if tmp_dir else work / "_spill"
-        return cls(work / "_parts", work / "_reduce", work / "_lookups", work / "_rewritten", spill)
+        return cls(work / "_parts", work / "_reduce", work / "_lookups", spill, work)
 
     def make(self) -> None:
-        for path in (self.parts, self.reduce, self.lookups, self.rewritten, self.spill):
+        for path in (self.parts, self.reduce, self.lookups, self.spill,
+                     *(self.out / name for name in (*OUTPUTS, ALIASES))):
             path.mkdir(parents=True, exist_ok=True)
 
     def remove(self) -> None:
-        for path in (self.parts, self.reduce, self.lookups, self.rewritten, self.spill):
+        """The intermediate files (the outputs stay)."""
+        for path in (self.parts, self.reduce, self.lookups, self.spill):
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -140,7 +143,7 @@ def _map_ranges(path: str, ranges: list[tuple[int, int]], max_pages: int | None,
 
 def _rewrite_task(task: tuple) -> Counter:
     layout, part = task
-    return rewrite_part(layout.parts, layout.lookups, layout.rewritten, part)
+    return rewrite_part(layout.parts, layout.lookups, layout.out, part)
 
 
 def _failed_part(task: tuple, failure: Failure) -> PartSummary:
@@ -338,7 +341,6 @@ def _build_into(work: Path, layout: _Layout, paths: list[Path], options: BuildOp
             seconds["rewrite"] = _since(started, seconds)
     finally:
         errors.writer.close()
-    _concatenate(layout.rewritten, parts, work)
     seconds["total"] = time.perf_counter() - started
     return {
         "pages": counts["pages"],
@@ -401,8 +403,9 @@ def _reduce(layout: _Layout, options: BuildOptions, engine, parts: list[int],
     engine; the budget is shared by the tasks that run at once (a Ray task asks for its
     share, so the cluster places it where that memory is free)."""
     buckets = options.reduce_buckets or buckets_for(pages)
-    job = ReduceJob(layout.parts, layout.reduce, layout.lookups, layout.spill, buckets,
-                    options.memory_limit, spill_limit=options.spill_limit)
+    job = ReduceJob(layout.parts, layout.reduce, layout.lookups, layout.spill,
+                    layout.out / ALIASES, buckets, options.memory_limit,
+                    spill_limit=options.spill_limit)
     log.info("reduce step: %d bucket(s), DuckDB under %s in all, spilling to %s", buckets,
              options.memory_limit, layout.spill)
     stages = {stage: job.tasks(stage, parts) for stage in STAGES}
@@ -423,8 +426,6 @@ def _reduce(layout: _Layout, options: BuildOptions, engine, parts: list[int],
                 spilled = max(spilled, outcome.pop("spilled_bytes"))
                 totals.update(outcome)
                 bar.update()
-    _concatenate_members(sorted(job.aliases.glob("*.jsonl.gz")),
-                         layout.parts.parent / "aliases.jsonl.gz")
     if totals["redirect_cycles"]:
         log.warning("%d redirect(s) in or leading into a cycle: each resolves to itself",
                     totals["redirect_cycles"])
@@ -456,24 +457,3 @@ def _rewrite(layout: _Layout, parts: list[int], engine, counts: Counter, progres
             for name in OUTPUTS:  # the part's raw records are no longer needed: free the disk
                 (layout.parts / part_name(name, part)).unlink(missing_ok=True)
             bar.update()
-
-
-def _concatenate(rewritten: Path, parts: list[int], work: Path) -> None:
-    """Each output is its parts' gzip members in part order: one valid gzip stream."""
-    for name in OUTPUTS:
-        _concatenate_members([rewritten / part_name(name, part) for part in parts],
-                             work / f"{name}.jsonl.gz")
-
-
-def _concatenate_members(members: list[Path], out: Path) -> None:
-    """Whole gzip files copied as bytes, one after another, into ``out`` (a file that is not
-    there is skipped).  Each is deleted once copied, so the disk holds each record about
-    once at a time."""
-    with open(out, "wb") as joined:
-        for path in members:
-            if path.exists():
-                with open(path, "rb") as member:
-                    shutil.copyfileobj(member, joined, 1 << 20)
-                path.unlink()
-        if joined.tell() == 0:  # no member: still a valid, empty gzip file
-            joined.write(gzip_member(b""))

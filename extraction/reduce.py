@@ -44,7 +44,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from common.duck import Database, parse_size
-from common.jsonl import JsonlWriter
+from common.jsonl import PART_FILE, JsonlWriter
 
 MAX_CHAIN = 64  # redirect hops followed before a chain counts as a cycle
 MIN_SHARE = 0.5  # a surface links to its top target only above this share of its weight
@@ -79,14 +79,11 @@ class ReduceJob:
     work: Path
     lookups: Path
     spill: Path
+    aliases: Path  # the build's ``aliases/`` folder: one part per bucket
     buckets: int
     memory_limit: str
     threads: int = 1
     spill_limit: str | None = None
-
-    @property
-    def aliases(self) -> Path:
-        return self.work / "aliases"
 
     def tasks(self, stage: str, part_numbers: list[int]) -> list[tuple[int, list[int]]]:
         """The tasks of ``stage``: ``(index, parts)`` (a shuffle task's group of parts)."""
@@ -265,7 +262,7 @@ def _surfaces(db: _Task, bucket: int, _parts) -> dict:
     db.write_lookup("surfaces", bucket, f"""SELECT r.part, r.value AS surface, a.link
         FROM {db.read('refs', bucket)} r JOIN alias_links a ON r.value = a.surface
         WHERE r.kind = 'surface'""")
-    _write_aliases(db, db.job.aliases / f"{bucket:05d}.jsonl.gz")
+    _write_aliases(db, db.job.aliases / PART_FILE.format(bucket))
     return {"aliases": db.scalar("SELECT count(*) FROM alias_links")}
 
 
@@ -291,6 +288,8 @@ def _write_aliases(db: _Task, path: Path) -> None:
             out.write({"alias": current, "targets": targets, "link": link})
     os.replace(staging, path)
 
+
+ALIASES = "aliases"  # the build output the surfaces stage writes
 
 STAGES = {"shuffle": _shuffle, "dedupe": _dedupe, "direct": _direct, "chains": _chains,
           "titles": _titles, "surfaces": _surfaces}  # in the order they run

@@ -27,7 +27,7 @@ from pathlib import Path
 import orjson
 
 from common.atomic import atomic_file
-from common.jsonl import gzip_member, read_jsonl
+from common.jsonl import gzip_member, part_path, read_jsonl
 from extraction.chunk import OUTPUTS, normalize_surface, part_name
 from extraction.sentences import target_fits
 
@@ -150,8 +150,9 @@ REWRITERS: dict[str, Callable[[dict, PartLookups], Iterator[dict]]] = {
 
 
 def rewrite_part(parts: Path, lookups_dir: Path, out: Path, part: int) -> Counter:
-    """Rewrite part ``part`` of ``parts`` into ``out`` (same file names, one gzip member
-    each); returns the records written per output and the linked mentions."""
+    """Rewrite part ``part`` of ``parts`` into the build directory ``out`` (each output's
+    part file, one gzip member); returns the records written per output and the linked
+    mentions."""
     lookups = PartLookups.read(lookups_dir, part)
     counts: Counter = Counter()
     for name in OUTPUTS:
@@ -164,6 +165,6 @@ def rewrite_part(parts: Path, lookups_dir: Path, out: Path, part: int) -> Counte
                     counts["linked_mentions"] += sum(m["title"] is not None
                                                      for m in rewritten["mentions"])
         if data:
-            with atomic_file(out / part_name(name, part)) as tmp:
+            with atomic_file(part_path(out, name, part)) as tmp:
                 tmp.write_bytes(gzip_member(bytes(data)))
     return counts

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from common.jsonl import read_jsonl
+from common.jsonl import read_output
 from common.vocab import DCT_SUBJECT, OWL_CLASS, PREFIXES, RDF_PROPERTY, RDF_TYPE, RDFS_LABEL, XSD
 from kg.iri import IriScheme, class_name
 
@@ -105,5 +105,5 @@ def build_triples(build_dir: Path, scheme: IriScheme) -> Iterator[str]:
     writer = TripleWriter(scheme)
     for name, method in (("entities", writer.entity), ("facts", writer.fact),
                          ("links", writer.link), ("redirects", writer.redirect)):
-        for record in read_jsonl(build_dir / f"{name}.jsonl.gz"):
+        for record in read_output(build_dir, name):
             yield from method(record)

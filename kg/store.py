@@ -19,6 +19,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from common.errors import InputError
+from common.jsonl import has_output
 from common.vocab import OWL_CLASS, RDF_PROPERTY, XSD_BOOLEAN, XSD_INTEGER
 from kg.iri import DEFAULT_BASE, IriScheme
 from kg.sparql import run_query, to_python
@@ -145,7 +146,7 @@ class KnowledgeGraph:
         meta_path = directory / META
         if not meta_path.is_file():
             hint = ("it holds an extraction build without a graph; run `wikikg build` again"
-                    if (directory / "entities.jsonl.gz").exists()
+                    if has_output(directory, "entities")
                     else "the build that made it was interrupted, or it is not a wikikg graph")
             raise GraphError(f"{directory}: no {META} ({hint})")
         meta = json.loads(meta_path.read_text())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from common.jsonl import read_jsonl
+from common.jsonl import read_output
 from extraction.build import BuildOptions, build
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +39,13 @@ def sample_build(tmp_path_factory, shared) -> Path:
 
 
 def load(build_dir: Path, name: str) -> list[dict]:
-    return list(read_jsonl(build_dir / f"{name}.jsonl.gz"))
+    return list(read_output(build_dir, name))
+
+
+def tree_bytes(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` by its relative path: a build, byte for byte."""
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="session")

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import bz2
-import gzip
 import json
 import re
 import subprocess
 import sys
 
+import duckdb
 import pytest
 
+from common.jsonl import output_files
 from extraction.build import BuildError, BuildOptions, build
 from extraction.multistream import find_index, repack_multistream, stream_ranges
 
-from .conftest import SAMPLE, load
+from .conftest import SAMPLE, load, tree_bytes
 
 OUTPUTS = ("entities", "facts", "links", "sentences", "redirects", "aliases")
 
@@ -165,11 +166,11 @@ def load_errors(build_dir):
 def test_interrupted_build_leaves_previous_output_intact(shared, tmp_path):
     out = tmp_path / "kept"
     build([SAMPLE], out, BuildOptions(progress=False, limit_pages=20))
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = tree_bytes(out)
     with pytest.raises(BuildError):
         build([shared / "bad" / "malformed-trailing-junk.xml.bz2"], out,
               BuildOptions(progress=False, strict=True))
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert tree_bytes(out) == before
     assert [p.name for p in tmp_path.iterdir()] == ["kept"], "no temporary directory left behind"
 
 
@@ -240,20 +241,23 @@ def test_pages_over_the_time_bound_are_skipped_and_logged(tmp_path):
     assert stats["pages"] == 12
 
 
-def test_map_outputs_are_gzip_members_that_any_reader_reads(sample_build, shared, tmp_path):
-    """Workers compress their own parts: the files are concatenated gzip members, which
-    the system's gzip reads as one stream, line for line what Python reads."""
-    sentences = sample_build / "sentences.jsonl.gz"
-    members = sentences.read_bytes().count(b"\x1f\x8b\x08")  # at least one per chunk
-    unzipped = subprocess.run(["gzip", "-dc", str(sentences)], capture_output=True, check=True)
-    assert members > 5 and unzipped.stdout == gzip.decompress(sentences.read_bytes())
-    assert len(unzipped.stdout.splitlines()) == json.loads(
-        (sample_build / "stats.json").read_text())["sentences"]
+def test_outputs_are_folders_of_gzip_parts_that_any_reader_reads(sample_build, shared, tmp_path):
+    """Workers write their own parts into the build and nothing joins them: the system's
+    gzip and DuckDB read the folder, line for line what Python reads, part after part."""
+    parts = output_files(sample_build, "sentences")
+    assert len(parts) > 5 and parts == sorted(parts)
+    assert all(p.parent == sample_build / "sentences" for p in parts)
+    unzipped = subprocess.run(["gzip", "-dc", *map(str, parts)], capture_output=True, check=True)
+    assert [json.loads(line) for line in unzipped.stdout.splitlines()] == load(sample_build,
+                                                                               "sentences")
+    count = json.loads((sample_build / "stats.json").read_text())["sentences"]
+    assert len(unzipped.stdout.splitlines()) == count == duckdb.connect().execute(
+        f"SELECT count(*) FROM read_json('{sample_build}/sentences/*.jsonl.gz')").fetchone()[0]
+    assert not list(sample_build.glob("*.jsonl.gz")), "no output is joined into one file"
     stats = build([shared / "dumps" / "bgwiki-sample.xml.bz2"], tmp_path / "bg",
                   BuildOptions(progress=False))
-    assert stats["redirects"] == 0  # no part had such records: still a valid, empty gzip file
-    assert subprocess.run(["gzip", "-dc", str(tmp_path / "bg" / "redirects.jsonl.gz")],
-                          capture_output=True, check=True).stdout == b""
+    assert stats["redirects"] == 0  # no part had such records: an empty folder, an empty output
+    assert (tmp_path / "bg" / "redirects").is_dir() and load(tmp_path / "bg", "redirects") == []
 
 
 def test_the_build_stage_is_the_extraction_and_its_graph(tmp_path):
@@ -268,7 +272,7 @@ def test_the_build_stage_is_the_extraction_and_its_graph(tmp_path):
                          base_iri="http://example.com/kb/")
     assert json.loads((out / "stats.json").read_text()) == stats
     assert stats["graph"]["triples"] > 0 and stats["graph"]["base_iri"] == "http://example.com/kb/"
-    assert all(path.is_file() for path in stages.build_files(out))
+    assert all(path.exists() for path in stages.build_files(out))
     graph = KnowledgeGraph.open(out)
     assert graph.query("ASK { ?s a <http://example.com/kb/ontology/Article> }") is True
 

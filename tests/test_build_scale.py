@@ -18,7 +18,7 @@ import pytest
 
 from extraction.build import BuildOptions, build
 
-from .conftest import SAMPLE, load
+from .conftest import SAMPLE, load, tree_bytes
 
 OUTPUTS = ("entities", "facts", "links", "sentences", "redirects", "aliases")
 
@@ -110,14 +110,14 @@ def test_a_small_budget_spills_and_gives_the_same_build(distinct_dump, tmp_path)
 def test_a_full_spill_disk_is_one_line_and_keeps_the_previous_build(distinct_dump, tmp_path):
     out = tmp_path / "kept"
     build([SAMPLE], out, BuildOptions(progress=False, limit_pages=20))
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = tree_bytes(out)
     cli = [sys.executable, "-m", "wikikg.cli", "-q", "build", str(distinct_dump), "--out",
            str(out), "--workers", "2", "--memory-limit", "24MB", "--tmp-dir-limit", "64KB"]
     done = subprocess.run(cli, capture_output=True, text=True)
     assert done.returncode == 1
     (line,) = done.stderr.strip().splitlines()
     assert "out of spill space" in line and "reduce step" in line
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert tree_bytes(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"], "nothing left behind"
 
 
@@ -210,13 +210,13 @@ def test_a_killed_build_keeps_the_previous_output_and_the_next_starts_clean(samp
                                                                            tmp_path):
     out = tmp_path / "b"
     build([SAMPLE], out, BuildOptions(progress=False, limit_pages=20))
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = tree_bytes(out)
     proc = _start_build(out, "workers=1")
     _wait_for_parts(out, 2, proc)
     proc.kill()
     proc.communicate()
     (abandoned,) = tmp_path.glob(".b.tmp-*")
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert tree_bytes(out) == before
     stats = build([SAMPLE], out, BuildOptions(progress=False))
     assert not abandoned.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["b"]
     assert stats["pages"] == 206

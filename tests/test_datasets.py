@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from common.jsonl import read_jsonl
+from common.jsonl import read_jsonl, read_output
 from fusion.datasets import (
     DistantConfig,
     build_ner_dataset,
@@ -146,7 +146,7 @@ def test_ner_links_come_from_other_pages_anchors_never_from_the_tags(sample_grap
     config = NERConfig()
     anchors: dict[int, Counter] = {}
     folds = {}
-    for sentence in read_jsonl(sample_graph / "sentences.jsonl.gz"):
+    for sentence in read_output(sample_graph, "sentences"):
         fold = folds[sentence["id"]] = link_fold(sentence["page"], config)
         for m in sentence["mentions"]:
             if m["title"] is not None and fold != ALL:

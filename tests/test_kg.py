@@ -16,6 +16,8 @@ import pytest
 from kg import GraphError, IriScheme, KnowledgeGraph, QueryRefused, QuerySyntaxError
 from kg.io import export_graph, import_graph
 
+from .conftest import load
+
 S = IriScheme()
 R = S.base + "resource/"
 P = S.base + "property/"
@@ -66,8 +68,7 @@ def test_links_redirects_categories_and_provenance(graph, sample_build):
     assert graph.query(f"ASK {{ <{R}Animal_Farm> <{ONT}wikiPageWikiLink> <{R}George_Orwell> }}")
     assert graph.query(f"ASK {{ <{R}Animal_Farm> <http://purl.org/dc/terms/subject> "
                        f"<{R}Category:Dystopian_novels> }}")
-    entity = next(json.loads(line) for line in gzip.open(sample_build / "entities.jsonl.gz")
-                  if json.loads(line)["title"] == "Animal Farm")
+    entity = next(e for e in load(sample_build, "entities") if e["title"] == "Animal Farm")
     (row,) = graph.query(f"SELECT ?id ?rev WHERE {{ <{R}Animal_Farm> <{ONT}wikiPageID> ?id ; "
                          f"<{ONT}wikiPageRevisionID> ?rev }}")
     assert (row["id"], row["rev"]) == (entity["id"], entity["revision_id"])

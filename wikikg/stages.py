@@ -34,7 +34,7 @@ def build_files(directory: Path) -> list[Path]:
     from extraction.chunk import OUTPUTS
     from kg.store import GRAPH_FILE, META
 
-    return [directory / f"{name}.jsonl.gz" for name in OUTPUTS] + [directory / GRAPH_FILE,
+    return [directory / name for name in OUTPUTS] + [directory / GRAPH_FILE,
                                                                   directory / META]
 
 

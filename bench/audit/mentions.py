@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gzip
 import logging
 import random
 from collections import Counter
 from pathlib import Path
 
-import orjson
+from common.jsonl import read_output
 
 SOURCES = ("title", "alias", "ner")
 COLUMNS = ["n", "source", "page", "sentence_id", "start", "end", "surface", "target",
@@ -41,12 +40,10 @@ log = logging.getLogger("audit.mentions")
 def guessed_mentions(build: Path):
     """``(source, sentence record, mention)`` of every non-wikilink mention with a target,
     in file order (so that a seed draws the same sample from the same build)."""
-    with gzip.open(build / "sentences.jsonl.gz") as handle:
-        for line in handle:
-            record = orjson.loads(line)
-            for mention in record["mentions"]:
-                if mention["source"] in SOURCES and mention["title"] is not None:
-                    yield mention["source"], record, mention
+    for record in read_output(build, "sentences"):
+        for mention in record["mentions"]:
+            if mention["source"] in SOURCES and mention["title"] is not None:
+                yield mention["source"], record, mention
 
 
 def _marked(text: str, start: int, end: int) -> str:

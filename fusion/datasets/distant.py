@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from common.duck import DEFAULT_MEMORY_LIMIT, Database, OrderedGroups, ParquetRows, parse_size
-from common.jsonl import read_jsonl
+from common.jsonl import has_output, read_output
 from fusion.datasets.ner import ClassTable, SentenceClasses, add_titles, write_classes
 from fusion.datasets.schema import (
     NO_RELATION,
@@ -56,7 +56,7 @@ def _write_facts(build_dir: Path, scheme: IriScheme, path: Path) -> int:
     graph's infobox triples between two entities, read from the build's facts file that
     they are made of (a scan of the store would fill RocksDB's block cache as it goes)."""
     with ParquetRows(path, {"s": "string", "o": "string", "p": "string"}) as rows:
-        for fact in read_jsonl(build_dir / "facts.jsonl.gz"):
+        for fact in read_output(build_dir, "facts"):
             if fact["kind"] == "entity" and fact["subject"] != fact["value"]:
                 rows.add((scheme.resource(fact["subject"]), scheme.resource(fact["value"]),
                           fact["property"]))
@@ -82,7 +82,7 @@ def _linked_mentions(sentence: dict, scheme: IriScheme, limit: int) -> list[Span
 def _pairs(build_dir: Path, scheme: IriScheme, config: DistantConfig):
     """Yield ``(sentence number, sentence, pair number, first, second)`` for every pair of
     linked mentions, in file order."""
-    for number, sentence in enumerate(read_jsonl(build_dir / "sentences.jsonl.gz")):
+    for number, sentence in enumerate(read_output(build_dir, "sentences")):
         spans = _linked_mentions(sentence, scheme, config.max_mentions)
         pair = 0
         for i, first in enumerate(spans):
@@ -116,8 +116,8 @@ def build_re_dataset(directory: str | os.PathLike, out: str | os.PathLike,
     config = config or DistantConfig()
     parse_size(memory_limit)  # a bad size fails now, before the passes over the sentences
     directory, out = Path(directory), Path(out)
-    if not (directory / "sentences.jsonl.gz").is_file():
-        raise FileNotFoundError(f"{directory}: no sentences.jsonl.gz (needs a `wikikg build` "
+    if not has_output(directory, "sentences"):
+        raise FileNotFoundError(f"{directory}: no sentences/ (needs a `wikikg build` "
                                 "directory, not an imported graph)")
     scheme = graph_scheme(directory)
     with tempfile.TemporaryDirectory(prefix="wikikg-re-", dir=tmp_dir) as scratch:

@@ -8,7 +8,7 @@ surface of the alias table is a candidate; the longest candidates win, then the 
 without overlap.  Surfaces match without their whitespace, so CoNLL's ``Sioux Falls ,
 South Dakota`` finds the anchor ``Sioux Falls, South Dakota``.
 
-Surfaces come from a build's ``aliases.jsonl.gz`` (an anchor text and the article it
+Surfaces come from a build's ``aliases/`` (an anchor text and the article it
 links to more than half the time) or from FB15k-237's ``entity2wikidata.json`` (labels
 and alternative names).  The n-grams of every sentence are joined with the table by
 DuckDB (nothing held per sentence or per alias), then read back in sentence order.
@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from common.duck import DEFAULT_MEMORY_LIMIT, Database, OrderedGroups, ParquetRows
-from common.jsonl import read_jsonl
+from common.jsonl import read_output
 from kg.iri import DEFAULT_BASE, IriScheme
 from kg.store import graph_scheme
 
@@ -53,7 +53,7 @@ def alias_source(path: str | os.PathLike, base_iri: str = DEFAULT_BASE
     path = Path(path)
     if path.is_dir():
         scheme = graph_scheme(path)
-        for row in read_jsonl(path / "aliases.jsonl.gz"):
+        for row in read_output(path, "aliases"):
             if row.get("link"):
                 yield row["alias"], scheme.resource(row["link"])
         return

@@ -25,7 +25,7 @@ from importlib import resources
 from pathlib import Path
 
 from common.duck import DEFAULT_MEMORY_LIMIT, Database, OrderedGroups, ParquetRows, parse_size
-from common.jsonl import read_jsonl
+from common.jsonl import read_output
 from fusion.datasets.linking import (
     ALIAS_COLUMNS,
     ALL,
@@ -88,7 +88,7 @@ class ClassTable:
 def write_classes(build_dir: Path, table: ClassTable, path: Path) -> int:
     """``(title, class, row)``: each article's class, from its first classifiable infobox."""
     with ParquetRows(path, {"title": "string", "class": "string", "row": "int64"}) as rows:
-        for number, entity in enumerate(read_jsonl(build_dir / "entities.jsonl.gz")):
+        for number, entity in enumerate(read_output(build_dir, "entities")):
             for infobox in entity["infoboxes"]:
                 label = table.classify(infobox)
                 if label:
@@ -202,7 +202,6 @@ def build_ner_dataset(directory: str | os.PathLike, out: str | os.PathLike,
     config = config or NERConfig()
     parse_size(memory_limit)  # a bad size fails now, before the passes over the sentences
     directory, out = Path(directory), Path(out)
-    sentences = directory / "sentences.jsonl.gz"
     scheme = graph_scheme(directory)
     with tempfile.TemporaryDirectory(prefix="wikikg-ner-", dir=tmp_dir) as scratch:
         scratch = Path(scratch)
@@ -210,7 +209,7 @@ def build_ner_dataset(directory: str | os.PathLike, out: str | os.PathLike,
         with ParquetRows(scratch / "mentions.parquet", {"sentence": "int64", "title": "string"}
                          ) as rows, ParquetRows(scratch / "ngrams.parquet", NGRAM_COLUMNS) as ngrams, \
                 ParquetRows(scratch / "anchors.parquet", ALIAS_COLUMNS) as anchors:
-            for number, sentence in enumerate(read_jsonl(sentences)):
+            for number, sentence in enumerate(read_output(directory, "sentences")):
                 fold = link_fold(sentence["page"], config)
                 for mention in sentence["mentions"]:
                     key = match_key(mention["surface"])
@@ -225,7 +224,7 @@ def build_ner_dataset(directory: str | os.PathLike, out: str | os.PathLike,
             tags: Counter = Counter()
             agreement: dict[str, Counter] = {split: Counter() for split in SPLITS}
             seen = kept = 0
-            for number, sentence in enumerate(read_jsonl(sentences)):
+            for number, sentence in enumerate(read_output(directory, "sentences")):
                 seen += 1
                 example = label_sentence(sentence, classes.of(number), config, scheme,
                                          links.of(number))
