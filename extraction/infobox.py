@@ -241,7 +241,8 @@ def _template_facts(subject: str, page_id: int, name: str, template: Template,
                                                                                   raw_key)
         if not key or key in HEADING_KEYS.get(name, ()):
             continue
-        for value in parse_value(_referred(template, key, param.value), key, titles, lang):
+        for value in parse_value(_referred(template, key, param.value), key, titles, lang,
+                                 siblings):
             yield Fact(subject, page_id, name, key, raw_key, value)
 
 

@@ -139,10 +139,13 @@ _CODE_KEY = re.compile(r"postal|postcode|post_code|zip|phone|telephone|fax|area_
                        r"(?:^|_)(?:iso|fips|gnis|isbn|issn|oclc|icao|iata|faa)|call_?sign|(?:^|_)id$|"
                        r"licen[cs]e_plate|plate|registration|indicatif|téléphon|телефон|vorwahl|prefijo|"
                        r"prefisso|(?:^|_)plz$", re.I)
-# Files and their display settings: a file link's size or caption is not a value
+# Files and their display settings: a file link's size or caption is not a value, nor the
+# page the image links to (`Flaglink = [[Flag of Alaska|Flag]]`) or a map's caption text
+# (`map_text = Location within [[European Union]] an Germany`)
 _FILE_KEY = re.compile(r"(?:^|_)(?:image|logo|map|flag|seal|signature|photo|picture|"
-                       r"coat_of_arms|emblem|insignia|pushpin_map)(?:_?\d*|_(?:size|width|upright|alt|"
-                       r"caption|file|name|type))$|(?:^|_)(?:image_?size|upright|alt)$", re.I)
+                       r"coat_of_arms|emblem|insignia|pushpin_map)(?:_?\d*|_?link|_(?:size|width|"
+                       r"upright|alt|caption|text|file|name|type))$|(?:^|_)(?:image_?size|upright|alt)$",
+                       re.I)
 # Keys whose value is a file, its caption or a layout setting, in any position of the key and
 # in several languages (`image_shield`, `légende_drapeau`, `descr_carte`, `lien_blason`)
 _LAYOUT_TOKENS = frozenset(
@@ -176,13 +179,20 @@ _CONTINUATION = re.compile(r"^\s*(?:for|of|in|and|with|from|to|de|du|des|pour|en
 # (`footnote_a` is a note's prose, `cianame` the CIA Factbook page's code for a link,
 # {{Infobox country}}'s `symbol_type` the caption of its coat of arms or emblem, a taxobox's
 # `display_parents` how many parent taxa it shows, ru {{НП}}'s `вид высоты` the label of
-# its height row: `высота НУМ`)
+# its height row: `высота НУМ`, {{Infobox unit}}'s `bgcolour` the box's colour: not a
+# `color` or `familycolor` alone, which name the subject's colour or family)
 _LAYOUT_KEY = re.compile(r"^(?:ref|width|size|taille|alt|upright|area_magnitude|cianame|"
                          r"symbol_type|episode_list|volume_list|chapter_list|wikisource|wikiquote|"
                          r"display_(?:parents|children|taxa)|вид_высоты)$|_link$|"
-                         r"(?:^|_)footnotes?(?:_[a-z])?$", re.I)
-_FILE_VALUE = re.compile(r"\.(?:svg|png|jpe?g|gif|tiff?|ogg|oga|ogv|webm|mp3|wav|flac|pdf)$|^\d+\s*px$",
-                         re.I)
+                         r"(?:^|_)footnotes?(?:_[a-z])?$|"
+                         r"(?:^|_)(?:bg|fg|background|header|title|border|box|text)_?colou?r$", re.I)
+# Values that are layout: a file, an image size, a colour (`[[#0000FF]]`)
+_FILE_VALUE = re.compile(r"\.(?:svg|png|jpe?g|gif|tiff?|ogg|oga|ogv|webm|mp3|wav|flac|pdf)$|^\d+\s*px$|"
+                         r"^#(?:[0-9a-f]{3}){1,2}$", re.I)
+# A `width` that measures the subject, not an image: a thousands separator or a length unit
+# (Alaska's `Width = 3,639`; an image's is `250` or `250px`)
+_MEASURED_WIDTH = re.compile(r"^\s*(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d[\d.,]*\s*(?:km|mi|miles?|"
+                             r"kilomet(?:er|re)s?)|\{\{\s*(?:convert|cvt)\s*\|)", re.I)
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _PARENTHETICAL = re.compile(r"^\s*\([^()]*\)\s*$")
 _SCALE = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12,
@@ -555,9 +565,11 @@ def _has_list_markup(code: Wikicode) -> bool:
     return False
 
 
-def parse_value(raw: str | Wikicode, key: str, titles: TitleNormalizer, lang: str) -> list[Value]:
-    """All typed values of one infobox parameter (one per list item, or per link)."""
-    if is_layout_key(key):
+def parse_value(raw: str | Wikicode, key: str, titles: TitleNormalizer, lang: str,
+                siblings: frozenset[str] = frozenset()) -> list[Value]:
+    """All typed values of one infobox parameter (one per list item, or per link);
+    ``siblings`` are the infobox's keys (:func:`sibling_keys`)."""
+    if is_layout_key(key) and not _measures_width(key, raw, siblings):
         return []
     code = mwparserfromhell.parse(strip_noise(raw)) if isinstance(raw, str) else raw
     values, whole = [], None
@@ -669,6 +681,15 @@ def is_layout_key(key: str) -> bool:
     fact about the subject (the graph has no file IRIs)."""
     return bool(_FILE_KEY.search(key) or _LAYOUT_KEY.search(key)
                 or _LAYOUT_TOKENS.intersection(re.split(r"[_\s]+", key.lower())))
+
+
+def _measures_width(key: str, raw: str | Wikicode, siblings: frozenset[str]) -> bool:
+    """Whether a ``width`` is the subject's (a state's, a bridge's), not its image's: an
+    image width is a few hundred pixels, never written with a thousands separator or a
+    length unit, and no infobox sizes an image by a length too or in a second unit
+    ({{Infobox U.S. state}}: `Width = 305`, `WidthUS = 190`, `Length = 531`)."""
+    return key.lower() == "width" and (bool(_MEASURED_WIDTH.match(str(raw))) or any(
+        s == "length" or (s.startswith("width") and s != "width") for s in siblings))
 
 
 def _items(code: Wikicode, lang: str, depth: int = 0) -> list[Wikicode]:

@@ -329,6 +329,17 @@ def test_what_is_not_one_number(text):
     # set 4, garbled: a fraction template is its fraction (Ranma ½'s title)
     ("らんま {{sfrac|1|2}}", "ja_kanji", [("string", "らんま ½")]),
     ("{{frac|3|1|4}} miles", "length", [("string", "3¼ miles")]),
+    # set 5, layout as values: the page a flag image links to (Alaska's Flaglink), a box's
+    # colour (Ampere's bgcolour, a colour value anywhere); a `color` names the subject's
+    ("[[Flag of Alaska|Flag]]", "Flaglink", []),
+    ("[[#0000FF]]", "bgcolour", []),
+    ("[[#B0C4DE]]", "header", []),
+    ("Dravidian", "familycolor", [("string", "Dravidian")]),
+    # set 5, a width that measures the subject (Alaska's `Width = 3,639`, in miles) is kept;
+    # an image's width stays layout
+    ("3,639", "width", [("integer", "3639")]),
+    ("250", "width", []),
+    ("250px", "width", []),
 ])
 def test_infobox_values(raw, key, expected):
     assert [(v.kind, v.value) for v in parse_value(raw, key, TITLES, "en")] == expected
@@ -410,9 +421,21 @@ def test_infobox_values(raw, key, expected):
     ("Земли Германии{{!}}Земля", "вид_региона", "ru", [("entity", "Земли Германии", None)]),
     ("Германия жерлері{{!}}Жері", "аймақ_түрі", "kk", [("entity", "Германия жерлері", None)]),
     ("[[Земли Германии{{!}}Земля]]", "вид_региона", "ru", [("entity", "Земли Германии", None)]),
+    # set 5: a map's caption is no fact (sco Berlin)
+    ("Location within [[European Union]] an Germany", "map_text", "sco", []),
 ])
 def test_infobox_values_of_other_languages(raw, key, lang, expected):
     assert [(v.kind, v.value, v.unit) for v in parse_value(raw, key, TITLES, lang)] == expected
+
+
+def test_a_width_beside_a_length_or_in_a_second_unit_is_the_subjects():
+    """Set 5: {{Infobox U.S. state}}'s `Width = 305` beside `WidthUS = 190` and `Length` is
+    Alabama's width; an image's `width = 220` beside its `image` stays layout."""
+    state = frozenset({"width", "widthus", "length", "lengthus", "flag"})
+    assert [(v.kind, v.value) for v in parse_value("305", "width", TITLES, "en", state)] == \
+        [("integer", "305")]
+    image = frozenset({"image", "width", "caption"})
+    assert parse_value("220", "width", TITLES, "en", image) == []
 
 
 def test_embedded_infoboxes_give_their_facts():
