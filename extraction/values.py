@@ -72,6 +72,13 @@ _TRANSPARENT = {"nowrap": 0, "nobr": 0, "nobreak": 0, "no wrap": 0, "avoid wrap"
                 "sigfig": 0, "formatnum": 0, "big": 0, "native name": 1,
                 # `{{marriage|[[Laura Huxley]]|1956|1963}}`: the spouse (the years qualify)
                 "marriage": 0, "married": 0}
+# A wrapper's style argument, not its content (`{{longitem|padding-top:0;line-height:1.4em
+# |[[Stagira]]…}}`): CSS declarations of a hyphenated or box property
+_CSS = re.compile(r"^\s*(?:(?:[a-z]+-[a-z-]+|padding|margin|colou?r|background|border|width|height|"
+                  r"font|float|display)\s*:[^:;|]*(?:;\s*|$))+$", re.I)
+# Wrappers that set their content on a line of its own (a block): what comes before is
+# another line (`384 BC {{longitem|[[Stagira]]…}}`: the date, then the place)
+_BLOCK_TEMPLATES = {"longitem": "<br />"}
 # Punctuation written as templates (`April 19, 1775{{snds}}September 3, 1783`)
 _SYMBOL_TEMPLATES = {"ndash": "–", "snd": " – ", "snds": " – ", "spnd": " – ",
                      "spaced ndash": " – ", "mdash": "—", "spaced mdash": " — ", "sndash": " – "}
@@ -344,7 +351,11 @@ def _template_text(template: Template, lang: str) -> str | None:
     args = _positional(template)
     if name == "число" and args:  # ru `{{число|6177535|чел.}}`: the number, then its unit
         return " ".join(args[:2])
-    return args[slot] if slot is not None and args and len(args) > slot else None
+    if slot is not None and len(args) > 1:
+        args = [arg for arg in args if not _CSS.match(arg)] or args
+    if slot is None or len(args) <= slot:
+        return None
+    return _BLOCK_TEMPLATES.get(name, "") + args[slot]
 
 
 def _fraction(args: list[str]) -> str:

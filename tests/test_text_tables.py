@@ -340,6 +340,14 @@ def test_what_is_not_one_number(text):
     ("3,639", "width", [("integer", "3639")]),
     ("250", "width", []),
     ("250px", "width", []),
+    # set 5, garbled: {{longitem}}'s style argument is no text, its content a line of its own
+    # (Aristotle's birth date, then his birthplace)
+    ("384 BC {{longitem|padding-top:0;line-height:1.4em |[[Stagira (ancient city)|Stagira]],"
+     "<br/>Chalcidice ([[Chalkidiki]]),<br/>Northern [[Greece]]}}", "birth_date",
+     [("string", "384 BC"), ("entity", "Stagira (ancient city)"), ("string", "Chalcidice"),
+      ("entity", "Greece")]),
+    ("{{longitem|line-height:1.25em|[[Lysippus]]}}", "sculptor", [("entity", "Lysippus")]),
+    ("{{nowrap|North Atlantic: 5 km}}", "depth", [("string", "North Atlantic: 5 km")]),
 ])
 def test_infobox_values(raw, key, expected):
     assert [(v.kind, v.value) for v in parse_value(raw, key, TITLES, "en")] == expected
