@@ -170,6 +170,11 @@ _LAYOUT_TOKENS = frozenset(
 # alone in parentheses (`([[List of IBM products|Full List]])`)
 _NO_VALUE = re.compile(r"^(?:present|unknown\b.*|none|n/?a|aucune?\b.*|pas de\b.*|keine?\b.*|"
                        r"ninguno|ninguna|nessuno|nenhum)$|:$|^[+−-]\s*\d[\d.,]*\s*%$|^\([^()]*\)$", re.I)
+# A template's placeholder left in: one word that labels a kind of field (Aruba's
+# `established_event1 = Date`).  Under a name or title key such a word can be a work's
+# title (the song "Name"), which is kept
+_PLACEHOLDER = re.compile(r"^(?:Date|Name|Image|Caption|Year|Place|Event|Title|Text|Value)$")
+_NAMING_KEY = re.compile(r"name|title|nom|titre|titel|titolo|título", re.I)
 # Notes to the reader, not values: a pointer elsewhere (`See: [[Abraham Lincoln and
 # religion]]`, `See Text`, `voir ci-dessous`) and a line labelled as a note (`{{small|OBS:.}}
 # Discharged from his command …`); matched on the wikitext, so a linked `[[See You Again]]`
@@ -248,6 +253,10 @@ _NUMBER = re.compile(
     r"(?:\s*(?:de\s+|d['’]\s*)?(?P<cur_after>US\$|\$|€|£|¥|₹|USD|EUR|GBP|CHF|euros?)(?!\w))?"
     r"(?:\s*(?P<symbol>%|°[CF]|/km2|/km²|/sq\s?mi)|\s+(?!as of\s)(?P<unit>[^\d\s(][^()]{0,24}?))?"
     r"\s*(?P<note>\([^()]*\)|as of\s.*)?\s*$", re.I)
+# An estimate's word before an amount (`est. 4.784 billion USD`): the amount, with its unit
+# or currency (a bare `c. 1450` stays text: a year or a count, the estimate unsaid)
+_ESTIMATE = re.compile(r"^\s*(?:estimated|est\.?|approximately|approx\.?|circa|ca\.|c\.|~)\s*(?=\S)",
+                       re.I)
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 _DMY = re.compile(r"^(\d{1,2})(?:er|\.|º)?\s+(?:de\s+)?([^\W\d_]+)\.?,?\s+(?:de\s+)?(\d{3,4})$")
 _MDY = re.compile(r"^([^\W\d_]+)\.?\s+(\d{1,2}),?\s+(\d{3,4})$")
@@ -450,6 +459,10 @@ def parse_number(text: str, lang: str = "en") -> Value | None:
     decimal comma, ``0,922`` is 0.922 and ``307,665 milliards d'€`` 307.665 billion euros."""
     if lang in AMBIGUOUS_GROUPS and _AMBIGUOUS.search(text):
         return None
+    estimate = _ESTIMATE.match(text)
+    if estimate:
+        value = parse_number(text[estimate.end():], lang)
+        return value if value is not None and value.kind == "quantity" else None
     if lang in DECIMAL_COMMA:
         text = _english_digits(text, lang)
     match = _NUMBER.match(text.strip())
@@ -1023,7 +1036,8 @@ def _typed_text(code: Wikicode, key: str, lang: str) -> list[Value]:
     text = clean_inline(_without_small(code))
     labelled = _LABEL.match(text)
     if not text or any(d in text for d in _DEBRIS) or _FILE_VALUE.search(text) \
-            or _NO_VALUE.search(text) or (labelled and _NO_VALUE.search(text[labelled.end(1) + 1:].strip())):
+            or _NO_VALUE.search(text) or (labelled and _NO_VALUE.search(text[labelled.end(1) + 1:].strip())) \
+            or (_PLACEHOLDER.match(text) and not _NAMING_KEY.search(key)):
         return []  # (`Native Allies: Unknown`: a placeholder under its label)
     if _CODE_KEY.search(key):
         return [Value("string", text, lang=lang)]

@@ -348,6 +348,15 @@ def test_what_is_not_one_number(text):
       ("entity", "Greece")]),
     ("{{longitem|line-height:1.25em|[[Lysippus]]}}", "sculptor", [("entity", "Lysippus")]),
     ("{{nowrap|North Atlantic: 5 km}}", "depth", [("string", "North Atlantic: 5 km")]),
+    # set 5, a placeholder word left in is no value (Aruba's `established_event1 = Date`);
+    # under a name or title key it may be a work's title
+    ("Date", "established_event1", []),
+    ("Name", "name", [("string", "Name")]),
+    # set 5, an estimate's word before an amount (Angolan Armed Forces' budget) leaves the
+    # amount; a bare circa year stays text
+    ("est. 4.784 billion USD", "amount", [("quantity", "4784000000")]),
+    ("approx. 300 km", "length", [("quantity", "300")]),
+    ("c. 1450", "founded", [("string", "c. 1450")]),
 ])
 def test_infobox_values(raw, key, expected):
     assert [(v.kind, v.value) for v in parse_value(raw, key, TITLES, "en")] == expected
@@ -431,6 +440,7 @@ def test_infobox_values(raw, key, expected):
     ("[[Земли Германии{{!}}Земля]]", "вид_региона", "ru", [("entity", "Земли Германии", None)]),
     # set 5: a map's caption is no fact (sco Berlin)
     ("Location within [[European Union]] an Germany", "map_text", "sco", []),
+    ("ca. 4,784 Mrd. €", "haushalt", "de", [("quantity", "4784000000", "EUR")]),
 ])
 def test_infobox_values_of_other_languages(raw, key, lang, expected):
     assert [(v.kind, v.value, v.unit) for v in parse_value(raw, key, TITLES, lang)] == expected
