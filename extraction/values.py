@@ -755,15 +755,20 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
     # (read without its templates: an icon before the value, `{{increase}} [[€]]41.3 billion`)
     bare = "".join(str(node) for node in code.nodes if not isinstance(node, Template))
     if outside and (_is_phrase(code) or _MEASURE.match(bare) or _AMOUNT.match(bare)
-                    or _is_link_in_words(bare) or _WORD_KEY.match(key)):
+                    or _is_link_in_words(bare) or _is_count(bare, titles)
+                    or _is_shown_word(links, key)):
         return _typed_text(code, key, lang)
     if outside:
         return [Value("entity", title) for title in outside]
     qualifiers = _link_titles(links, titles, inside=True)
     if qualifiers:
         # `1,234,567 ([[List of largest cities|3rd]])`, `Jane Doe ([[Chairman]])`: the
-        # links in parentheses qualify the text before them, which is the value
+        # links in parentheses qualify the text before them, which is the value; in a
+        # taxon's authority they are part of it (`([[George Edward Massee|Massee]]) Vánky`:
+        # the basionym's author, then the combination's)
         main = _typed_text(_outside_parentheses(code), key, lang)
+        if main and _AUTHORITY_KEY.search(key):
+            return _typed_text(code, key, lang)
         return main or [Value("entity", title) for title in qualifiers]
     return _typed_text(code, key, lang)
 
@@ -784,6 +789,15 @@ _RELATING_WORD = re.compile(r"^(?:and|or|from|to|by|with|on|as|und|oder|et|ou|y|
 # Keys whose value is a word of a closed set (the side of the road), however it is linked:
 # `drives_on = [[Right- and left-hand traffic|right]]` is "right", not the page explaining it
 _WORD_KEY = re.compile(r"^(?:drives_on|driving_side)$", re.I)
+# Keys whose value is a word for the people, which a pipe may link to a page on something
+# else (`demonym = [[Culture of Aruba|Aruban]]`, `[[Adjectivals and demonyms for U.S.
+# states|Alabamian]]`); a page named by the word is the people's (fr `gentilé =
+# [[Autrichiens|Autrichien]]`, `[[Asian people|Asian]]`)
+_DEMONYM_KEY = re.compile(r"demonym|gentil|demónimo|einwohnerbezeichnung", re.I)
+_AUTHORITY_KEY = re.compile(r"(?:^|_)authority$", re.I)
+# A number and a link whose text counts the things its page is about (`divisions = 12
+# [[Boroughs an localities o Berlin|boroughs]]`): the count, not the page
+_COUNT = re.compile(r"^\s*\d[\d.,]*\s+\[\[(?P<target>[^\[\]|]+)\|(?P<text>[^\[\]|]+)\]\]\s*$")
 # A code in digits: a dialling prefix, spaces and dashes (`+49 30`, `030`)
 _DIGITS = re.compile(r"\+?\d[\d \-–]*")
 _LIST_PAGE = re.compile(r"^(?:list[ _]of|lists[ _]of|liste[ _]de|liste[ _]des|liste[ _]der|"
@@ -817,6 +831,25 @@ def _is_link_in_words(text: str) -> bool:
     return bool(words) and match["text"].strip()[:1].islower() and all(
         word.islower() and not _RELATING_WORD.match(word) and not _PHRASE_WORD.match(word)
         for word in words)
+
+
+def _is_shown_word(links: list, key: str) -> bool:
+    """Whether an item's links show the value rather than link it: a closed-set word
+    (:data:`_WORD_KEY`), or a demonym behind a pipe to a page not named by it
+    (:data:`_DEMONYM_KEY`)."""
+    return bool(_WORD_KEY.match(key)) or (bool(_DEMONYM_KEY.search(key)) and bool(links) and all(
+        link.text is not None and not str(link.title).strip().lower().startswith(
+            link.text.strip_code().strip().lower()) for link, _ in links))
+
+
+def _is_count(text: str, titles: TitleNormalizer) -> bool:
+    """Whether an item is a number of things linked to the page about them, the link's
+    text their lowercase plural (``12 [[Boroughs an localities o Berlin|boroughs]]``): a
+    count (a linked unit is :data:`_MEASURE`'s, an unpiped link a page)."""
+    match = _COUNT.match(text)
+    article = titles.article(match["target"]) if match else None
+    return bool(article) and match["text"].strip().endswith("s") \
+        and _names_list(match["text"].strip(), article)
 
 
 def _digits_code(code: Wikicode, key: str, lang: str) -> Value | None:

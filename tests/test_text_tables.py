@@ -357,6 +357,18 @@ def test_what_is_not_one_number(text):
     ("est. 4.784 billion USD", "amount", [("quantity", "4784000000")]),
     ("approx. 300 km", "length", [("quantity", "300")]),
     ("c. 1450", "founded", [("string", "c. 1450")]),
+    # set 5, misleading pipes: a demonym behind a pipe to a page on something else is the
+    # word (Aruba, Afghanistan); a page named by the word is the people's
+    ("[[Culture of Aruba|Aruban]]", "demonym", [("string", "Aruban")]),
+    ("[[Demography of Afghanistan|Afghan]]", "demonym", [("string", "Afghan")]),
+    ("[[Asian people|Asian]]", "demonym", [("entity", "Asian people")]),
+    # set 5, part of the value dropped: a taxon authority's parenthesised basionym author is
+    # part of it (Ingoldiomyces); a parenthesised authority alone keeps its author's page
+    ("([[George Edward Massee|Massee]]) Vánky", "type_species_authority",
+     [("string", "(Massee) Vánky")]),
+    ("([[Peter Simon Pallas|Pallas]], 1766)", "binomial_authority",
+     [("entity", "Peter Simon Pallas")]),
+    ("Jane Doe ([[Chairman]])", "key_people", [("string", "Jane Doe")]),
 ])
 def test_infobox_values(raw, key, expected):
     assert [(v.kind, v.value) for v in parse_value(raw, key, TITLES, "en")] == expected
@@ -441,6 +453,14 @@ def test_infobox_values(raw, key, expected):
     # set 5: a map's caption is no fact (sco Berlin)
     ("Location within [[European Union]] an Germany", "map_text", "sco", []),
     ("ca. 4,784 Mrd. €", "haushalt", "de", [("quantity", "4784000000", "EUR")]),
+    # set 5, a stray link beats the value: a number of things linked to the page about them
+    # is the count (sco Berlin's boroughs); a name behind the pipe stays the page
+    ("12 [[Boroughs an localities o Berlin|boroughs]]", "divisions", "sco",
+     [("string", "12 boroughs", None)]),
+    ("[[Adjectivals and demonyms for U.S. states|Alabaman]] or [[Adjectivals and demonyms for "
+     "U.S. states|Alabamian]]", "Demonym", "en", [("string", "Alabaman or Alabamian", None)]),
+    ("[[Autrichiens|Autrichien]]", "gentilé", "fr", [("entity", "Autrichiens", None)]),
+    ("2 [[Academy Awards|Oscars]]", "awards", "en", [("entity", "Academy Awards", None)]),
 ])
 def test_infobox_values_of_other_languages(raw, key, lang, expected):
     assert [(v.kind, v.value, v.unit) for v in parse_value(raw, key, TITLES, lang)] == expected
