@@ -881,6 +881,8 @@ def _links_as_text(code: Wikicode, titles: TitleNormalizer) -> Wikicode:
     (``[[Dollar américain|$]]``)."""
     if not any(isinstance(node, (Wikilink, Tag)) for node in code.nodes):
         return code
+    for link in _word_parts(code):
+        code.replace(link, link.text.strip_code().strip())
     measured = bool(re.search(r"\d", str(code)))  # a unit or currency measures a number
     for link in code.filter_wikilinks(recursive=True):
         target = str(link.title).strip()
@@ -907,6 +909,44 @@ def _links_as_text(code: Wikicode, titles: TitleNormalizer) -> Wikicode:
         except ValueError:
             continue
     return code
+
+
+# A time standard's link before an offset's (`[[Coordinated Universal Time|UTC]] [[Alaska
+# Standard Time|-9]]`), a lowercase prefix glued to a link (`pre-[[Age of
+# Enlightenment|Enlightenment]] science`)
+_TIME_STANDARD = re.compile(r"^(?:UTC|GMT)$")
+_OFFSET = re.compile(r"[+−–-]\s*\d{1,2}(?:[:.]\d{2})?(?![\d.,])")
+_GLUED_PREFIX = re.compile(r"(?:^|[^\w-])([^\W\d_]+)-$")
+
+
+def _word_parts(code: Wikicode) -> list[Wikilink]:
+    """Piped links that are part of a word, not values of their own: a time standard
+    before an offset's link (UTC−9 is one offset, whose link is the zone's standard time;
+    UTC is no time zone of Alaska), and a link after a lowercase prefix and hyphen (the
+    compound pre-Enlightenment is no age of Enlightenment)."""
+    nodes, found = code.nodes, []
+    for i, node in enumerate(nodes):
+        if not isinstance(node, Wikilink) or node.text is None:
+            continue
+        shown = node.text.strip_code().strip()
+        before = str(nodes[i - 1]) if i and isinstance(nodes[i - 1], Text) else ""
+        glued = _GLUED_PREFIX.search(before)
+        if glued and glued[1].islower():
+            found.append(node)
+        elif _TIME_STANDARD.match(shown) and _offset_follows(nodes[i + 1:i + 3]):
+            found.append(node)
+    return found
+
+
+def _offset_follows(nodes: list) -> bool:
+    """Whether the nodes after a link start with an offset (``-7``), or a link whose text is
+    one (``[[Alaska Standard Time|-9]]``)."""
+    if nodes and isinstance(nodes[0], Text) and _OFFSET.match(str(nodes[0])):
+        return True
+    if nodes and isinstance(nodes[0], Text) and not str(nodes[0]).strip():
+        nodes = nodes[1:]
+    return bool(nodes) and isinstance(nodes[0], Wikilink) and nodes[0].text is not None \
+        and bool(_OFFSET.fullmatch(nodes[0].text.strip_code().strip()))
 
 
 def _names_list(text: str, article: str) -> bool:

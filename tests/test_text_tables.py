@@ -369,6 +369,27 @@ def test_what_is_not_one_number(text):
     ("([[Peter Simon Pallas|Pallas]], 1766)", "binomial_authority",
      [("entity", "Peter Simon Pallas")]),
     ("Jane Doe ([[Chairman]])", "key_people", [("string", "Jane Doe")]),
+    # set 5, links of a phrase: a time standard before an offset is part of it, the offset's
+    # link the zone's standard time (Alaska, Alberta); a link after a lowercase prefix and
+    # hyphen is part of a compound word (Aristotle's influence on pre-Enlightenment science)
+    ("[[Alaska Time Zone|Alaska]]: [[Coordinated Universal Time|UTC]] [[Alaska Standard "
+     "Time|-9]]/[[Alaska Daylight Time|-8]]", "TimeZone",
+     [("entity", "Alaska Time Zone"), ("entity", "Alaska Standard Time"),
+      ("entity", "Alaska Daylight Time")]),
+    ("[[Mountain Time Zone|Mountain]]: [[Coordinated Universal Time|UTC]]-7", "TimeZone",
+     [("entity", "Mountain Time Zone")]),
+    ("[[Koordinierte Weltzeit|UTC]]+1", "time_zone", [("string", "UTC+1")]),
+    ("[[Coordinated Universal Time|UTC]] ({{age|2019}})", "time_zone",
+     [("entity", "Coordinated Universal Time")]),
+    ("pre-[[Age of Enlightenment|Enlightenment]] science", "influenced",
+     [("string", "pre-Enlightenment science")]),
+    ("{{longitem|Virtually all subsequent [[Western philosophy]], [[Christian philosophy]] and "
+     "pre-[[Age of Enlightenment|Enlightenment]] science; also much [[Islamic "
+     "philosophy|Islamic]] and [[Jewish philosophy]] (see [[List of writers influenced by "
+     "Aristotle]])}}", "influenced",
+     [("entity", "Western philosophy"), ("entity", "Christian philosophy"),
+      ("entity", "Islamic philosophy"), ("entity", "Jewish philosophy")]),
+    ("[[Austria]]-[[Hungary]]", "country", [("entity", "Austria"), ("entity", "Hungary")]),
 ])
 def test_infobox_values(raw, key, expected):
     assert [(v.kind, v.value) for v in parse_value(raw, key, TITLES, "en")] == expected
