@@ -277,8 +277,12 @@ _BOLD_LABEL = "'''[^'\n]{1,40}:'''"
 # A line break, also as the parser leaves it in text (`<br/ >`, `< br />`: spaces where none
 # belong)
 _BR = r"<\s*br\s*/?\s*>"
+# A link between colons labels the value after it (nds `LIGGT_IN = :[[Bundsland
+# (Düütschland)|Bundsland]]: Berlin :[[Landkreis]]: [[Kreisfree Stadt]]`): the label is no
+# value, and each value is an item
+_LINK_LABEL = r"(?:^|(?<=\s)):\[\[[^\[\]\n]+\]\]:\s*"
 _ITEM_SPLIT = re.compile(_BR + r"|\x1e|\n\s*[*#]+\s*|^\s*[*#]+\s*|\n[ \t]*\n\s*|"
-                         r"(?<=\S)\s*(?=" + _BOLD_LABEL + ")", re.I)
+                         r"(?<=\S)\s*(?=" + _BOLD_LABEL + ")|" + _LINK_LABEL, re.I)
 # A line that ends in a joining word goes on in the next (`… independence of the <br />[[X]]`)
 _DANGLING = re.compile(r"(?<!\w)(?:of|the|and|for|to|in|from|by|with|at|de|du|des|la|le|von|der|"
                        r"und|et)$")
@@ -528,6 +532,12 @@ def clean_inline(code) -> str:
     return " ".join(text.split()).strip(" ,;·•")
 
 
+def _is_link_label(before, after) -> bool:
+    """Whether the nodes around a link put it between colons, as a label (``:[[X]]:``)."""
+    return isinstance(before, Text) and isinstance(after, Text) and str(after).startswith(":") \
+        and re.search(r"(?:^|\s):$", str(before)) is not None
+
+
 def split_items(code: Wikicode) -> list[Wikicode]:
     """Split a parameter value into list items, expanding list templates.
 
@@ -574,7 +584,11 @@ def _list_items(template: Template) -> list[str] | None:
 
 
 def _has_list_markup(code: Wikicode) -> bool:
-    for node in code.nodes:
+    last = len(code.nodes) - 1
+    for i, node in enumerate(code.nodes):
+        if isinstance(node, Wikilink) and 0 < i < last \
+                and _is_link_label(code.nodes[i - 1], code.nodes[i + 1]):
+            return True
         if isinstance(node, Template) and _list_items(node) is not None:
             return True
         if isinstance(node, Tag) and (str(node.tag).lower() == "br"

@@ -481,6 +481,10 @@ def test_infobox_values(raw, key, expected):
     ("[[Adjectivals and demonyms for U.S. states|Alabaman]] or [[Adjectivals and demonyms for "
      "U.S. states|Alabamian]]", "Demonym", "en", [("string", "Alabaman or Alabamian", None)]),
     ("[[Autrichiens|Autrichien]]", "gentilé", "fr", [("entity", "Autrichiens", None)]),
+    # set 5, labels as values: a link between colons labels the value after it (nds Berlin)
+    (":[[Bundsland (Düütschland)|Bundsland]]: Berlin :[[Landkreis]]: [[Kreisfree Stadt]]",
+     "liggt_in", "nds", [("string", "Berlin", None), ("entity", "Kreisfree Stadt", None)]),
+    ("[[Mad Max: Fury Road]]", "film", "en", [("entity", "Mad Max: Fury Road", None)]),
     ("2 [[Academy Awards|Oscars]]", "awards", "en", [("entity", "Academy Awards", None)]),
 ])
 def test_infobox_values_of_other_languages(raw, key, lang, expected):
