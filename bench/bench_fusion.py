@@ -14,8 +14,9 @@ sample dump's distant set with its own graph, held out the same way.
 3. **Significance**: a paired bootstrap over test examples (seed *i* of one arm paired
    with seed *i* of the other) and a paired t-test across seeds, overall and on the
    linked subset; the share of ``none``'s linked-subset errors that each arm removes.
-4. **Budget**: ``none``'s dev micro-F1 per epoch (mean over seeds) shows whether it had
-   plateaued.  Plus the step-time overhead, the modes interleaved in one process.
+4. **Budget**: ``none``'s best dev micro-F1 (seed 0) at half, the chosen and one and a
+   half times the chosen number of epochs: whether more training would still move it.
+   Plus the step-time overhead, the modes interleaved in one process.
 
 Training runs through the real CLI, under ``--work`` (checkpoints; resumed).  Each finished
 run's metrics and test predictions are also kept in ``bench/results/fusion/`` (committed:
@@ -132,19 +133,35 @@ def embed(graph: Path, data: Path, embed_args: list[str]) -> None:
     """The entity table, trained once and kept beside the runs' results: training it again
     gives another table (CPU float sums in another order drift apart over the epochs: max
     |Δ| 0.07 on vectors of mean |x| 0.23, test MRR 0.2306 vs 0.2305), and runs trained on
-    different tables must never be compared as arms of one experiment."""
+    different tables must never be compared as arms of one experiment.  A kept table is
+    restored only for the same graph, held-out pairs and options (``source.txt``)."""
     name = embeddings_name(embed_args)
-    table, kept = graph / "embeddings" / name, RESULTS / "embeddings" / name
+    table, kept = graph / "embeddings" / name, RESULTS / "embeddings" / f"{graph.name}-{name}"
+    source = table_source(graph, data, embed_args)
+    restorable = (kept / "source.txt").exists() and (kept / "source.txt").read_text() == source
     if not (table / "config.json").exists():
-        if (kept / "config.json").exists():
+        if restorable:
             shutil.copytree(kept, table, dirs_exist_ok=True)
         else:
             run(["embed", str(graph), *embed_args, "--holdout",
                  str(data / "heldout_pairs.tsv"), "--out", name])
-    if not (kept / "config.json").exists():
-        kept.mkdir(parents=True, exist_ok=True)
+    if not restorable:
+        shutil.rmtree(kept, ignore_errors=True)
+        kept.mkdir(parents=True)
         for file in KEPT_EMBEDDING_FILES:
             shutil.copy2(table / file, kept / file)
+        (kept / "source.txt").write_text(source)
+
+
+def table_source(graph: Path, data: Path, embed_args: list[str]) -> str:
+    """What an entity table is trained from: the graph's triples, the held-out pairs, the
+    options (a hash)."""
+    digest = hashlib.sha256(" ".join(embed_args).encode())
+    with gzip.open(graph / "graph.nt.gz", "rb") as triples:
+        for block in iter(lambda: triples.read(1 << 20), b""):
+            digest.update(block)
+    digest.update((data / "heldout_pairs.tsv").read_bytes())
+    return digest.hexdigest()[:16] + "\n"
 
 
 def inputs_hash(graph: Path, data: Path, embeddings: str) -> str:
@@ -195,13 +212,14 @@ class Runs:
             print(f"{kept.name}: made by another command or on other inputs; training again",
                   flush=True)
         out = self.work / name
+        commit = git_commit()  # before training: the code the run was trained with
         if not (out / "metrics.json").exists():
             if out.exists():
                 subprocess.run(["rm", "-rf", str(out)], check=True)
             run(["train", str(self.data), "--out", str(out), "--fusion", mode, "--seed",
                  str(seed), "--kg", str(self.graph), "--embeddings", self.embeddings,
                  *self.budget, *options])
-        record = {"command": command, "inputs": self.inputs, "commit": git_commit(),
+        record = {"command": command, "inputs": self.inputs, "commit": commit,
                   "metrics": json.loads((out / "metrics.json").read_text()),
                   "predictions": list(read_jsonl(out / PREDICTIONS_FILE.format(split="test")))}
         self.kept.mkdir(parents=True, exist_ok=True)
@@ -346,17 +364,28 @@ def selection_table(tried: dict[str, list[dict]], chosen: str) -> str:
             + table(["candidate (mode and options)", "best dev micro-F1 (%)", "seeds"], rows))
 
 
-def dev_curve(runs: list[dict]) -> str:
-    """``none``'s dev micro-F1 after each epoch, mean over seeds, and the last epoch's gain."""
-    epochs = min(len(r["history"]) for r in runs)
-    means = [statistics.mean(r["history"][e]["dev_micro_f1"] for r in runs) for e in range(epochs)]
-    curve = ", ".join(f"epoch {e + 1}: {m * 100:.2f}" for e, m in enumerate(means))
-    if epochs < 2:
-        return f"Budget: `none`'s dev micro-F1 (mean over seeds) {curve}; one epoch, no curve."
-    gain = (means[-1] - means[-2]) * 100
-    return (f"Budget: `none`'s dev micro-F1 (mean over seeds) {curve}; the last epoch added "
-            f"{gain:+.2f} points" + (" (plateau: under half a point)." if abs(gain) < 0.5 else
-                                     " (**not** a plateau: more budget would move it)."))
+def budget_curve(work: Path, kept: Path, prepared: tuple[Path, Path], embeddings: str,
+                 budget_of, epochs: int, protocol: Runs) -> tuple[str, dict]:
+    """``none``'s best dev micro-F1 (seed 0) at half, the chosen and one and a half times
+    the chosen number of epochs (the learning rate decays to zero over each budget, so a
+    curve of budgets, not of one run's epochs, shows whether more training would move
+    it).  Dev only: choosing the budget from it is part of the selection."""
+    graph, data = prepared
+    budgets = sorted({max(1, epochs // 2), epochs, epochs + max(1, epochs // 2)})
+    scores = {}
+    for budget in budgets:
+        runs = protocol if budget == epochs else Runs(work, kept, graph, data, embeddings,
+                                                      budget_of(budget))
+        name = "none-0" if budget == epochs else f"none-{budget}-epochs-0"
+        scores[budget] = runs.train(name, "none", 0, [])
+    curve = ", ".join(f"{b} epoch{'s' if b > 1 else ''}: {r['best_dev_micro_f1'] * 100:.2f}"
+                      for b, r in scores.items())
+    gain = (scores[budgets[-1]]["best_dev_micro_f1"] - scores[epochs]["best_dev_micro_f1"]) * 100
+    verdict = ("a plateau: under half a point" if gain < 0.5 else
+               "**not** a plateau: a larger budget would move it")
+    return (f"Budget: `none`'s best dev micro-F1 (seed 0) by training budget: {curve}. "
+            f"From the chosen {epochs} to {budgets[-1]} epochs {gain:+.2f} points ({verdict})."
+            ), scores
 
 
 def arms_section(arms: dict[str, list[dict]], mask: np.ndarray) -> str:
@@ -414,18 +443,28 @@ def per_relation(none: list[dict], fused: list[dict], name: str, data: Path) -> 
                       f"{(b - a) * 100:+.1f}"] for r, label, s, a, b in rows]))
 
 
-def experiment(title: str, work: Path, setting: str, prepared: tuple[Path, Path],
-               embeddings: str, budget: list[str], args) -> str:
+def experiment(title: str, work: Path, name: str, prepared: tuple[Path, Path],
+               embeddings: str, budget_of, epochs: int, args) -> tuple[str, str]:
+    """The protocol on one dataset: the budget curve, the selection, the arms; returns the
+    section's name and text.  ``budget_of(epochs)``: the `wikikg train` options of a
+    budget."""
     graph, data = prepared
-    kept = (work / "kept" if args.max_steps else RESULTS) / setting  # smoke runs stay local
-    runs = Runs(work / "runs" / setting, kept, graph, data, embeddings, budget)
+    cap = f"-capped-{args.max_steps}" if args.max_steps else ""  # never reused as results
+    setting = f"protocol-{name}-{epochs}-epochs{cap}"
+    kept = work / "kept" if args.max_steps else RESULTS  # smoke runs stay local
+    runs = Runs(work / "runs" / setting, kept / setting, graph, data, embeddings,
+                budget_of(epochs))
+    curve, budgets = budget_curve(work / "runs" / f"budgets-{name}{cap}",
+                                  kept / f"budgets-{name}{cap}", prepared, embeddings,
+                                  budget_of, epochs, runs)
     chosen, tried = select(runs, args.select_seeds, args.candidates)
     arms = evaluate_arms(runs, args.seeds, chosen)
     mask = linked_mask(data, graph, embeddings)
-    return (f"### {title}\n\nEach run: `wikikg train DATA --fusion MODE --seed S "
-            f"{' '.join(budget)}` plus the candidate's options.  Chosen on dev: **{chosen}**.\n\n"
-            + selection_table(tried, chosen) + "\n\n" + dev_curve(arms["none"]) + "\n\n"
-            + provenance(tried, arms) + "\n\n"
+    return f"fusion-{setting}", (
+            f"### {title}\n\nEach run: `wikikg train DATA --fusion MODE --seed S "
+            f"{' '.join(runs.budget)}` plus the candidate's options.  Chosen on dev: "
+            f"**{chosen}**.\n\n" + curve + "\n\n" + selection_table(tried, chosen) + "\n\n"
+            + provenance(tried, arms, {"budgets": list(budgets.values())}) + "\n\n"
             + f"Test, {args.seeds} seeds per arm (the chosen setting and its controls in the "
             "same run):\n\n" + arms_section(arms, mask)
             + (f"\n\n{per_relation(arms['none'], arms[chosen], chosen, data)}"
@@ -493,36 +532,41 @@ def main() -> None:
                 "own) held out, whatever the split.  RE micro-F1 excludes `no_relation` "
                 "(TACRED), NER's is seqeval's entity F1; each run is scored by its "
                 "best-dev checkpoint.")
-    cap = f"-capped-{args.max_steps}" if args.max_steps else ""  # never reused as results
     if args.only in (None, "fewrel"):
         fb, fewrel = prepare_fewrel(args.work, embed_args)
-        budget = ["--epochs", str(args.epochs), "--patience", str(args.epochs), "--batch-size",
-                  "16", "--max-length", "96", *steps]
-        setting = f"protocol-fewrel-{args.epochs}-epochs{cap}"
-        body = experiment(f"1. FewRel-16, FB15k-237 embeddings, {args.epochs} epochs",
-                          args.work, setting, (fb, fewrel), embeddings, budget, args)
+
+        def fewrel_budget(epochs: int) -> list[str]:
+            return ["--epochs", str(epochs), "--patience", str(epochs), "--batch-size", "16",
+                    "--max-length", "96", *steps]
+        name, body = experiment(f"1. FewRel-16, FB15k-237 embeddings, {args.epochs} epochs",
+                                args.work, "fewrel", (fb, fewrel), embeddings, fewrel_budget,
+                                args.epochs, args)
         body += "\n\n" + overhead_table(step_times(fb, fewrel, embeddings, args.overhead_steps))
-        publish(f"fusion-{setting}", f"{body}\n\n{header(fb)}", args)
+        publish(name, f"{body}\n\n{header(fb)}", args)
     if args.only in (None, "wikiann"):
         fb, wikiann = prepare_wikiann(args.work, embed_args, args.wikiann_eval)
-        budget = ["--task", "ner", "--epochs", str(args.wikiann_epochs), "--patience",
-                  str(args.wikiann_epochs), "--batch-size", "16", "--max-length", "96",
-                  "--max-train-examples", str(args.wikiann_train), *steps]
-        setting = (f"protocol-wikiann-{args.wikiann_train}-sentences-{args.wikiann_eval}-eval-"
-                   f"{args.wikiann_epochs}-epochs{cap}")
-        body = experiment(f"3. WikiANN-en NER, FB15k-237 embeddings, entities linked by name, "
-                          f"{args.wikiann_train} training sentences, {args.wikiann_epochs} "
-                          "epochs (seqeval entity micro-F1)", args.work, setting,
-                          (fb, wikiann), embeddings, budget, args)
-        publish(f"fusion-{setting}", f"{body}\n\n{header(fb)}", args)
+
+        def wikiann_budget(epochs: int) -> list[str]:
+            return ["--task", "ner", "--epochs", str(epochs), "--patience", str(epochs),
+                    "--batch-size", "16", "--max-length", "96", "--max-train-examples",
+                    str(args.wikiann_train), *steps]
+        name, body = experiment(
+            f"3. WikiANN-en NER, FB15k-237 embeddings, entities linked by name, "
+            f"{args.wikiann_train} training sentences, {args.wikiann_epochs} epochs (seqeval "
+            "entity micro-F1)", args.work,
+            f"wikiann-{args.wikiann_train}-sentences-{args.wikiann_eval}-eval", (fb, wikiann),
+            embeddings, wikiann_budget, args.wikiann_epochs, args)
+        publish(name, f"{body}\n\n{header(fb)}", args)
     if args.only in (None, "sample"):
         sample, sample_re = prepare_sample(args.work, embed_args)
-        budget = ["--epochs", str(args.sample_epochs), "--batch-size", "16", "--max-length", "64",
-                  "--lr", "1e-4", "--patience", str(args.sample_epochs), *steps]
-        setting = f"protocol-sample-{args.sample_epochs}-epochs{cap}"
-        body = experiment(f"2. Distant set of the sample dump, {args.sample_epochs} epochs",
-                          args.work, setting, (sample, sample_re), embeddings, budget, args)
-        publish(f"fusion-{setting}", f"{body}\n\n{header(sample)}", args)
+
+        def sample_budget(epochs: int) -> list[str]:
+            return ["--epochs", str(epochs), "--batch-size", "16", "--max-length", "64", "--lr",
+                    "1e-4", "--patience", str(epochs), *steps]
+        name, body = experiment(f"2. Distant set of the sample dump, {args.sample_epochs} epochs",
+                                args.work, "sample", (sample, sample_re), embeddings,
+                                sample_budget, args.sample_epochs, args)
+        publish(name, f"{body}\n\n{header(sample)}", args)
 
 
 if __name__ == "__main__":
