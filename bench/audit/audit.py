@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -57,6 +58,17 @@ def articles() -> list[dict]:
         return list(csv.DictReader(handle, delimiter="\t"))
 
 
+def dump_language(dump: str) -> str:
+    """The language of a dump of the shared data, by its name: DBpedia's minidumps carry
+    English siteinfo whatever their language, so the name is the only witness
+    (``dbpedia-minidumps/fr.xml.bz2``, ``dbpedia-mini-frwiki.xml.bz2``, ``bgwiki-sample``)."""
+    stem = Path(dump).name.split(".")[0]
+    if Path(dump).parent.name == "dbpedia-minidumps":
+        return stem
+    match = re.search(r"(?:^|-)([a-z]{2,3})wiki(?:$|-)", stem)
+    return match.group(1) if match else "en"
+
+
 def pages(rows: list[dict]):
     """``(label, page, titles, lang)`` of each audited article, read from its dump."""
     wanted = defaultdict(set)
@@ -64,8 +76,7 @@ def pages(rows: list[dict]):
         wanted[row["dump"]].add(row["title"])
     for dump, titles in wanted.items():
         reader = DumpReader(SHARED / dump)
-        lang = Path(dump).name.split(".")[0].split("wiki")[0]
-        lang = lang if len(lang) <= 3 else "en"
+        lang = dump_language(dump)
         for page in reader:
             if page.ns == 0 and page.title in titles:
                 yield f"{lang}:{page.title}", page, TitleNormalizer(reader.siteinfo), lang

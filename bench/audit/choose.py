@@ -24,6 +24,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
+from audit import dump_language  # noqa: E402
+
 from extraction.dump import DumpReader  # noqa: E402
 from extraction.infobox import find_infoboxes  # noqa: E402
 
@@ -61,8 +63,7 @@ def used() -> set[tuple[str, str]]:
     for path in HERE.glob("articles*.tsv"):
         with path.open(newline="") as handle:
             for row in csv.DictReader(handle, delimiter="\t"):
-                lang = Path(row["dump"]).name.split(".")[0].split("wiki")[0]
-                seen.add((lang if len(lang) <= 3 else "en", row["title"]))
+                seen.add((dump_language(row["dump"]), row["title"]))
     return seen
 
 
@@ -72,8 +73,7 @@ def candidates():
                            if p.name not in ("en.xml.bz2", "wikidata.xml.bz2"))
     seen = set()
     for dump in dumps:
-        lang = Path(dump).name.split(".")[0].split("wiki")[0]
-        lang = lang if len(lang) <= 3 else "en"
+        lang = dump_language(dump)
         for page in DumpReader(SHARED / dump):
             if page.ns != 0 or (lang, page.title) in seen:
                 continue
