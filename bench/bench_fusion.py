@@ -68,8 +68,12 @@ CANDIDATES = ("late --standardize-entities",
 
 
 def run(args: list[str]) -> None:
+    """A `wikikg` command; a training run's report (its test score) is not shown: the
+    selection must not see the candidates' test scores, and the tables read them from the
+    kept predictions once the protocol is complete."""
     started = time.perf_counter()
-    subprocess.run(CLI + args, check=True)
+    subprocess.run(CLI + args, check=True,
+                   stdout=subprocess.DEVNULL if args[0] == "train" else None)
     print(f"[{time.perf_counter() - started:7.1f}s] wikikg {' '.join(args[:3])}", flush=True)
 
 
@@ -105,7 +109,7 @@ def prepare_sample(work: Path, embed_args: list[str]) -> tuple[Path, Path]:
     data = work / "sample-re-typed"
     if not (data / "train.jsonl").exists():
         run(["dataset", "re", str(graph), "--out", str(data)])
-    embed(graph, data, embed_args)
+    embed(graph, data, embed_args, keep=False)
     return graph, data
 
 
@@ -129,23 +133,24 @@ def prepare_wikiann(work: Path, embed_args: list[str], evaluated: int) -> tuple[
     return fb, data
 
 
-def embed(graph: Path, data: Path, embed_args: list[str]) -> None:
+def embed(graph: Path, data: Path, embed_args: list[str], keep: bool = True) -> None:
     """The entity table, trained once and kept beside the runs' results: training it again
     gives another table (CPU float sums in another order drift apart over the epochs: max
     |Δ| 0.07 on vectors of mean |x| 0.23, test MRR 0.2306 vs 0.2305), and runs trained on
     different tables must never be compared as arms of one experiment.  A kept table is
-    restored only for the same graph, held-out pairs and options (``source.txt``)."""
+    restored only for the same graph, held-out pairs and options (``source.txt``).  Not
+    kept (``keep=False``) for a graph the extraction builds: it changes with the code."""
     name = embeddings_name(embed_args)
     table, kept = graph / "embeddings" / name, RESULTS / "embeddings" / f"{graph.name}-{name}"
     source = table_source(graph, data, embed_args)
-    restorable = (kept / "source.txt").exists() and (kept / "source.txt").read_text() == source
+    restorable = keep and (kept / "source.txt").exists() and (kept / "source.txt").read_text() == source
     if not (table / "config.json").exists():
         if restorable:
             shutil.copytree(kept, table, dirs_exist_ok=True)
         else:
             run(["embed", str(graph), *embed_args, "--holdout",
                  str(data / "heldout_pairs.tsv"), "--out", name])
-    if not restorable:
+    if keep and not restorable:
         shutil.rmtree(kept, ignore_errors=True)
         kept.mkdir(parents=True)
         for file in KEPT_EMBEDDING_FILES:
