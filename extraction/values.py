@@ -150,7 +150,7 @@ _CODE_KEY = re.compile(r"postal|postcode|post_code|zip|phone|telephone|fax|area_
 # page the image links to (`Flaglink = [[Flag of Alaska|Flag]]`) or a map's caption text
 # (`map_text = Location within [[European Union]] an Germany`)
 _FILE_KEY = re.compile(r"(?:^|_)(?:image|logo|map|flag|seal|signature|photo|picture|"
-                       r"coat_of_arms|emblem|insignia|pushpin_map)(?:_?\d*|_?link|_(?:size|width|"
+                       r"coat_of_arms|emblem|insignia|pushpin_map)(?:_?\d*|_?link|_?(?:size|width|"
                        r"upright|alt|caption|text|file|name|type))$|(?:^|_)(?:image_?size|upright|alt)$",
                        re.I)
 # Keys whose value is a file, its caption or a layout setting, in any position of the key and
@@ -164,12 +164,26 @@ _LAYOUT_TOKENS = frozenset(
     + "картасы картасының өлшемі өлшемi ортаққордағы".split()
     # ru {{НП}}: `герб`/`флаг` files, `описание герба` (the arms' caption), `ширина флага`,
     # `карта страны` (the country map's size)
-    + "герб герба флаг флага изображение изображения карта карты".split())
+    + "герб герба флаг флага изображение изображения карта карты".split()
+    # tr {{Yerleşim bilgi kutusu}}: `raptiye_harita` (pushpin map), `raptiye_etiket_konum`
+    # (its label's position), `harita_açıklaması` (the map's caption), `resim` (image)
+    + "raptiye harita haritası açıklama açıklaması resim resmi altyazı".split()
+    # ku: `nexşeya_cihan` (the location map), `wêne` (image)
+    + "nexşe nexşeya wêne".split())
 # No value, in words: placeholders (`present`, `Unknown`, `Pas de devise officielle`), a
 # label of the next line (`Nominale :`), a change beside the value (`+ 0,34 %`), a note
 # alone in parentheses (`([[List of IBM products|Full List]])`)
 _NO_VALUE = re.compile(r"^(?:present|unknown\b.*|none|n/?a|aucune?\b.*|pas de\b.*|keine?\b.*|"
                        r"ninguno|ninguna|nessuno|nenhum)$|:$|^[+−-]\s*\d[\d.,]*\s*%$|^\([^()]*\)$", re.I)
+# Layout switches: a bare yes/no turns a part of the box on or off (`Othertournaments = Yes`
+# shows a heading, `medaltemplates-expand = yes` a list expanded, `nostub = yes`), in English
+# (templates of every wiki take it) and the wiki's language; not under a key that asks a
+# question about the subject (a journal's `openaccess = Yes`)
+_SWITCH_WORDS = {"en": "yes no true false on off", "de": "ja nein", "fr": "oui non",
+                 "es": "sí si no", "it": "sì si no", "pt": "sim não", "nl": "ja nee",
+                 "tr": "evet hayır", "ku": "erê na belê"}
+_SWITCHES = {lang: frozenset(words.split()) for lang, words in _SWITCH_WORDS.items()}
+_BOOLEAN_KEY = re.compile(r"open_?access|peer_?review|extinct|free|public|listed|protected", re.I)
 # A template's placeholder left in: one word that labels a kind of field (Aruba's
 # `established_event1 = Date`).  Under a name or title key such a word can be a work's
 # title (the song "Name"), which is kept
@@ -1126,6 +1140,8 @@ def _typed_text(code: Wikicode, key: str, lang: str) -> list[Value]:
             or _NO_VALUE.search(text) or (labelled and _NO_VALUE.search(text[labelled.end(1) + 1:].strip())) \
             or (_PLACEHOLDER.match(text) and not _NAMING_KEY.search(key)):
         return []  # (`Native Allies: Unknown`: a placeholder under its label)
+    if _is_switch(text, key, lang):
+        return []
     if _CODE_KEY.search(key):
         return [Value("string", text, lang=lang)]
     if not _DATE_KEY.search(key):
@@ -1136,6 +1152,13 @@ def _typed_text(code: Wikicode, key: str, lang: str) -> list[Value]:
     if value is None:
         value = Value("string", text, lang=lang)
     return [value]
+
+
+def _is_switch(text: str, key: str, lang: str) -> bool:
+    """Whether a value is a layout switch (:data:`_SWITCH_WORDS`), not a fact."""
+    word = text.lower()
+    return (word in _SWITCHES["en"] or word in _SWITCHES.get(lang, ())) \
+        and not _BOOLEAN_KEY.search(key)
 
 
 _LEADING_PERIOD = re.compile(r"^\d{4}\s*[–—-]\s*(?:\d{2,4}|present)\s+(?=[^\W\d_])", re.I)

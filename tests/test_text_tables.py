@@ -390,6 +390,16 @@ def test_what_is_not_one_number(text):
      [("entity", "Western philosophy"), ("entity", "Christian philosophy"),
       ("entity", "Islamic philosophy"), ("entity", "Jewish philosophy")]),
     ("[[Austria]]-[[Hungary]]", "country", [("entity", "Austria"), ("entity", "Hungary")]),
+    # set 6, layout switches: a bare yes/no shows or hides a part of the box (Andre Agassi's
+    # tournament headings, his medal list expanded); a journal's open access is a fact; a
+    # hemisphere letter is no switch
+    ("Yes", "Othertournaments", []),
+    ("yes", "medaltemplates-expand", []),
+    ("true", "koordinatoj_ne_en_titolo", []),
+    ("Yes", "openaccess", [("string", "Yes")]),
+    ("N", "latNS", [("string", "N")]),
+    # set 6, captions: a caption glued to its file word (Aikido's `imagecaption`)
+    ('A version of the "four-direction throw" (\'\'shihōnage\'\')', "imagecaption", []),
 ])
 def test_infobox_values(raw, key, expected):
     assert [(v.kind, v.value) for v in parse_value(raw, key, TITLES, "en")] == expected
@@ -486,6 +496,15 @@ def test_infobox_values(raw, key, expected):
      "liggt_in", "nds", [("string", "Berlin", None), ("entity", "Kreisfree Stadt", None)]),
     ("[[Mad Max: Fury Road]]", "film", "en", [("entity", "Mad Max: Fury Road", None)]),
     ("2 [[Academy Awards|Oscars]]", "awards", "en", [("entity", "Academy Awards", None)]),
+    # set 6, layout: tr pushpin map keys (which map, its label's position, its size), a ku
+    # location map; captions of tr maps (`açıklaması`)
+    ("Germany", "raptiye_harita", "tr", []),
+    ("Berlin", "raptiye_etiket_konum", "tr", []),
+    ("270", "raptiye_harita_boyutu", "tr", []),
+    ("Almanya", "nexşeya_cihan", "ku", []),
+    ("Berlin'in [[Almanya]]'daki konumu", "raptiye_harita_açıklaması", "tr", []),
+    ("Berlin eyaleti'nin sınırları", "harita_açıklaması", "tr", []),
+    ("evet", "gizle", "tr", []),
 ])
 def test_infobox_values_of_other_languages(raw, key, lang, expected):
     assert [(v.kind, v.value, v.unit) for v in parse_value(raw, key, TITLES, lang)] == expected
