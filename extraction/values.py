@@ -231,7 +231,7 @@ _SCALE.update({"tỷ": 10**9, "triệu": 10**6, "nghìn": 10**3, "ngàn": 10**3}
 # Languages that write a decimal comma; French writes no dot between thousands (a dot
 # there is a decimal point, as in {{formatnum:}}'s input)
 DECIMAL_COMMA = frozenset("fr de es it pt nl pl ru sv da no nn fi cs sk tr ro hu uk bg hr sl sr "
-                          "ca eu gl id vi el et lv lt is az be kk mg".split())
+                          "ca eu gl id vi el et lv lt is az be kk mg ku".split())
 # Languages whose wikis write both conventions (vi `891.7` and `42,000` in one infobox): a
 # comma or dot before exactly three digits could group thousands or start decimals, so such
 # a number is no number (the text stays a string); `0.950` is a decimal in any language
@@ -253,6 +253,7 @@ UNITS = {
     "ly": "ly", "pc": "pc", "kw": "kW", "mw": "MW", "gw": "GW", "hp": "hp", "cc": "cm3",
     "people": "people", "inhabitants": "people", "years": "a", "year": "a", "days": "d",
     "hours": "h", "minutes": "min", "seconds": "s", "/km2": "/km2", "/sq mi": "/sqmi",
+    "/km²": "/km2", "/mi²": "/sqmi",
     "чел": "people", "человек": "people",  # ru (`6 177 535 чел`)
 }
 _CURRENCY = {"$": "USD", "us$": "USD", "usd": "USD", "€": "EUR", "eur": "EUR", "£": "GBP",
@@ -276,6 +277,9 @@ _DMY = re.compile(r"^(\d{1,2})(?:er|\.|º)?\s+(?:de\s+)?([^\W\d_]+)\.?,?\s+(?:de
 _MDY = re.compile(r"^([^\W\d_]+)\.?\s+(\d{1,2}),?\s+(\d{3,4})$")
 _MY = re.compile(r"^([^\W\d_]+)\.?,?\s+(?:de\s+)?(\d{3,4})$")
 _YEAR = re.compile(r"^(\d{3,4})$")
+# A date in digits with dots, day first (tr `31.12.2018`, de, ru): never a number in any
+# language (thousands come in groups of three)
+_DOTTED_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 # Words that say a number is a year (`1170 жыл`), per language
 _YEAR_WORDS = {"kk": ("жыл", "жылы", "ж."), "ru": ("год", "года", "г."), "uk": ("рік", "року", "р."),
                "be": ("год", "года", "г."), "ky": ("жыл", "жылы", "ж."), "uz": ("yil", "yili", "y.")}
@@ -450,6 +454,8 @@ def parse_date(text: str, allow_year: bool = True, lang: str = "en") -> Value | 
         parsed = _iso(int(match[3]), MONTHS[match[1].lower()], int(match[2]))
     elif (match := _MY.match(text)) and match[1].lower() in MONTHS:
         parsed = _iso(int(match[2]), MONTHS[match[1].lower()])
+    elif match := _DOTTED_DATE.match(text):
+        parsed = _iso(int(match[3]), int(match[2]), int(match[1]))
     elif match := _VI_DATE.match(text):  # `31 tháng 12 năm 2019`
         parsed = _iso(int(match[3]), int(match[2]), int(match[1]) if match[1] else None)
     elif allow_year and (match := _YEAR.match(text)):
@@ -1144,6 +1150,8 @@ def _typed_text(code: Wikicode, key: str, lang: str) -> list[Value]:
         return []
     if _CODE_KEY.search(key):
         return [Value("string", text, lang=lang)]
+    if _COORD_PART_KEY.search(key):
+        text = re.sub(r"^0+(?=\d)", "", text)  # `longm = 08`: a minute, not a code
     if not _DATE_KEY.search(key):
         text = _LEADING_PERIOD.sub("", text)  # `1931–82 American`: the period qualifies
     value = parse_date(text, allow_year=bool(_DATE_KEY.search(key)), lang=lang)
@@ -1161,13 +1169,23 @@ def _is_switch(text: str, key: str, lang: str) -> bool:
         and not _BOOLEAN_KEY.search(key)
 
 
+# A coordinate's degrees, minutes or seconds (`latd`, `longm`, `lat_sec`), often written with
+# a leading zero, which here is no code's
+_COORD_PART_KEY = re.compile(r"^(?:lat|long?)_?(?:d|m|s|deg|min|sec|degrees|minutes|seconds)$", re.I)
 _LEADING_PERIOD = re.compile(r"^\d{4}\s*[–—-]\s*(?:\d{2,4}|present)\s+(?=[^\W\d_])", re.I)
 
 
+_POWERS = {"2": "²", "3": "³"}
+
+
 def _without_small(code):
-    """Drop ``<small>`` notes and leftover templates: their text is commentary."""
-    for node in list(code.nodes):
-        if isinstance(node, Tag) and str(node.tag).lower() in ("small", "sup", "sub"):
+    """Drop ``<small>`` notes and leftover templates: their text is commentary.  A unit's
+    power written as a superscript stays (``87/km<sup>2</sup>``: ``87/km²``, a density)."""
+    for i, node in enumerate(list(code.nodes)):
+        if isinstance(node, Tag) and str(node.tag).lower() == "sup" and i \
+                and str(node.contents).strip() in _POWERS and re.search(r"[^\W\d_]$", str(code.nodes[i - 1])):
+            code.replace(node, _POWERS[str(node.contents).strip()])
+        elif isinstance(node, Tag) and str(node.tag).lower() in ("small", "sup", "sub"):
             code.remove(node)
         elif isinstance(node, Template):
             code.remove(node)

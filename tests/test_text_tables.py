@@ -505,6 +505,19 @@ def test_infobox_values(raw, key, expected):
     ("Berlin'in [[Almanya]]'daki konumu", "raptiye_harita_açıklaması", "tr", []),
     ("Berlin eyaleti'nin sınırları", "harita_açıklaması", "tr", []),
     ("evet", "gizle", "tr", []),
+    # set 6, numbers: ku writes dots between thousands and a decimal comma (ku Berlîn); a
+    # dotted date, day first, is a date in any language (tr Berlin's census date); a
+    # coordinate's minute keeps no code's leading zero (Afghanistan's `longm = 08`); a
+    # unit's power in a superscript makes a density (Asia's)
+    ("891,85", "rûerd", "ku", [("decimal", "891.85", None)]),
+    ("3.501.872", "gelhe", "ku", [("integer", "3501872", None)]),
+    ("3.927", "berbelavî", "ku", [("integer", "3927", None)]),
+    ("31.12.2018", "nüfus_as_of", "tr", [("date", "2018-12-31", None)]),
+    ("31.12.2015", "godina_popisa", "hr", [("date", "2015-12-31", None)]),
+    ("08", "longm", "en", [("integer", "8", None)]),
+    ("013", "longd", "fi", [("integer", "13", None)]),
+    ("87/km<sup>2</sup> (225/sq mi)", "density", "en", [("quantity", "87", "/km2")]),
+    ("891 km<sup>2</sup>", "area", "en", [("quantity", "891", "km2")]),
 ])
 def test_infobox_values_of_other_languages(raw, key, lang, expected):
     assert [(v.kind, v.value, v.unit) for v in parse_value(raw, key, TITLES, lang)] == expected
