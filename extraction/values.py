@@ -762,6 +762,9 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
     if _READER_NOTE.match(str(code)):
         return []
     code = _links_as_text(code, titles)
+    offset = _OFFSET_KEY.search(key) and code.filter_wikilinks() and _LEADING_OFFSET.match(str(code))
+    if offset:  # `+4:30 [[Solar Hijri calendar|Solar Calendar]]`: the offset, a note after it
+        return _typed_text(mwparserfromhell.parse(offset[0].strip()), key, lang)
     for node in _unqualified_templates(code):
         value = value_template(node, titles)
         if value:
@@ -789,7 +792,7 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
     # (read without its templates: an icon before the value, `{{increase}} [[€]]41.3 billion`)
     bare = "".join(str(node) for node in code.nodes if not isinstance(node, Template))
     if outside and (_is_phrase(code) or _MEASURE.match(bare) or _AMOUNT.match(bare)
-                    or _is_link_in_words(bare) or _is_count(bare, titles)
+                    or _is_link_in_words(bare) or _is_count(bare, titles, lang)
                     or _is_shown_word(links, key)):
         return _typed_text(code, key, lang)
     if outside:
@@ -834,8 +837,20 @@ _AUTHORITY_KEY = re.compile(r"(?:^|_)authority$", re.I)
 _COUNT = re.compile(r"^\s*\d[\d.,]*\s+\[\[(?P<target>[^\[\]|]+)\|(?P<text>[^\[\]|]+)\]\]\s*$")
 # A code in digits: a dialling prefix, spaces and dashes (`+49 30`, `030`)
 _DIGITS = re.compile(r"\+?\d[\d \-–]*")
+# (tr names a list after its topic: `Ülkeler listesi`, the list of countries)
 _LIST_PAGE = re.compile(r"^(?:list[ _]of|lists[ _]of|liste[ _]de|liste[ _]des|liste[ _]der|"
-                        r"lista[ _]de|lista[ _]di|elenco|danh[ _]sách)\b", re.I)
+                        r"lista[ _]de|lista[ _]di|elenco|danh[ _]sách)\b|^.+[ _]listesi$", re.I)
+# The topic of an English list's title, whose last word is its head noun (`List of
+# metropolitan areas in Asia`: areas)
+_LIST_TOPIC = re.compile(r"^lists?[ _]of[ _](?P<topic>.+?)(?P<scope>[ _](?:in|of|by|for|from|on|"
+                         r"with|within)[ _].*)$", re.I)
+# Languages that count with a singular noun (tr `12 ilçe`, twelve district), which the page
+# on the things names in its plural (`Berlin'in ilçeleri`)
+_NUMERAL_SINGULAR = frozenset("tr az hu ku".split())
+# A time offset at an item's start (`+4:30 [[Solar Hijri calendar|Solar Calendar]]`), under
+# a key that holds one: the offset is the value, a link after it a note
+_OFFSET_KEY = re.compile(r"utc_?offset|gmt_?offset|(?:^|_)offset(?:_dst)?$", re.I)
+_LEADING_OFFSET = re.compile(r"^\s*(?:UTC|GMT)?\s*[+−–-]\s*\d{1,2}(?:[:.]\d{2})?(?![\d.,])")
 
 
 def _unqualified_templates(code: Wikicode) -> list[Template]:
@@ -876,14 +891,22 @@ def _is_shown_word(links: list, key: str) -> bool:
             link.text.strip_code().strip().lower()) for link, _ in links))
 
 
-def _is_count(text: str, titles: TitleNormalizer) -> bool:
+def _is_count(text: str, titles: TitleNormalizer, lang: str = "en") -> bool:
     """Whether an item is a number of things linked to the page about them, the link's
     text their lowercase plural (``12 [[Boroughs an localities o Berlin|boroughs]]``): a
-    count (a linked unit is :data:`_MEASURE`'s, an unpiped link a page)."""
+    count (a linked unit is :data:`_MEASURE`'s, an unpiped link a page).  A language that
+    counts with a singular (:data:`_NUMERAL_SINGULAR`) writes the page's word without its
+    plural ending (tr ``12 [[Berlin'in ilçeleri|ilçe]]``)."""
     match = _COUNT.match(text)
     article = titles.article(match["target"]) if match else None
-    return bool(article) and match["text"].strip().endswith("s") \
-        and _names_list(match["text"].strip(), article)
+    if not article:
+        return False
+    shown = match["text"].strip()
+    if lang in _NUMERAL_SINGULAR:
+        stems = article.lower().replace("_", " ").split()
+        return shown[:1].islower() and all(
+            len(word) >= 3 and any(stem.startswith(word) for stem in stems) for word in shown.split())
+    return shown.endswith("s") and _names_list(shown, article)
 
 
 def _digits_code(code: Wikicode, key: str, lang: str) -> Value | None:
@@ -934,6 +957,8 @@ def _links_as_text(code: Wikicode, titles: TitleNormalizer) -> Wikicode:
             keep = text and not _PARENTHETICAL.match(text) and not _LIST_PAGE.match(text) \
                 and not _names_list(text, article)
             replacement = text if keep else ""
+        elif text and _LIST_PAGE.match(text):
+            replacement = ""  # `[[Languages of Asia|List of languages]]`: a pointer
         elif "#" in target.lstrip("#") and text and text.lower() != article.lower():
             replacement = text
         else:
@@ -988,7 +1013,17 @@ def _names_list(text: str, article: str) -> bool:
     prose (``[[List of ports and harbours of the Atlantic Ocean|ports]]``): a pointer to the
     list, not a value (``[[List of sovereign states|Country]]`` names a column)."""
     words = text.split()
-    return text[:1].islower() and all(w in article.lower().split() for w in words)
+    if text[:1].islower() and all(w in article.lower().split() for w in words):
+        return True
+    # a heading of the list's topic (`[[List of metropolitan areas in Asia|Major urban areas
+    # in Asia]]`): its plural head noun and its scope repeated (`''Ranma ½'' video games`,
+    # a list without a scope, is the content itself)
+    topic = _LIST_TOPIC.match(article)
+    if not topic:
+        return False
+    head = topic["topic"].split()[-1].lower()
+    return head.endswith("s") and head in (w.lower() for w in words) \
+        and text.lower().endswith(topic["scope"].lower().replace("_", " "))
 
 
 def _is_phrase(code: Wikicode) -> bool:

@@ -518,6 +518,26 @@ def test_infobox_values(raw, key, expected):
     ("013", "longd", "fi", [("integer", "13", None)]),
     ("87/km<sup>2</sup> (225/sq mi)", "density", "en", [("quantity", "87", "/km2")]),
     ("891 km<sup>2</sup>", "area", "en", [("quantity", "891", "km2")]),
+    # set 6, links as notes: a list's name as a link's text, a heading of a list's topic
+    # and scope (Asia's languages and cities) point to the list; tr names a list page
+    # `… listesi`, whose link's text is the value (tr Berlin's `[[Ülkeler listesi|Ülke]]`,
+    # as en's `[[List of sovereign states|Country]]`); a list named without a scope is the
+    # content itself (Ranma ½'s related media)
+    ("[[Languages of Asia|List of languages]]", "languages", "en", []),
+    ("[[List of metropolitan areas in Asia|Major urban areas in Asia]]<br>[[List of cities "
+     "in Asia]]", "cities", "en", []),
+    ("[[Ülkeler listesi|Ülke]]", "altbölüm_türü", "tr", [("string", "Ülke", None)]),
+    ("[[List of Presidents of the United States|President of the United States]]", "office",
+     "en", [("string", "President of the United States", None)]),
+    ("[[List of Ranma ½ video games|''Ranma ½'' video games]]", "content", "en",
+     [("string", "Ranma ½ video games", None)]),
+    # set 6, a stray link beats the value: an offset before a note's link is the offset
+    # (Afghanistan); tr counts with a singular noun whose page names it in the plural
+    # (tr Berlin's 12 districts, as sco Berlin's in set 5)
+    ("+4:30 [[Solar Hijri calendar|Solar Calendar]]", "utc_offset", "en",
+     [("string", "+4:30", None)]),
+    ("12 [[Berlin'in ilçeleri|ilçe]]", "parts", "tr", [("string", "12 ilçe", None)]),
+    ("12 [[Berlin'in ilçeleri|Berlin]]", "parts", "tr", [("entity", "Berlin'in ilçeleri", None)]),
 ])
 def test_infobox_values_of_other_languages(raw, key, lang, expected):
     assert [(v.kind, v.value, v.unit) for v in parse_value(raw, key, TITLES, lang)] == expected
