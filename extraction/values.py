@@ -137,7 +137,7 @@ _EXCHANGES = {"nyse": "NYSE", "nasdaq": "NASDAQ", "bmv": "BMV", "lse": "LSE", "t
               "nyse american": "NYSE American", "krx": "KRX", "sgx": "SGX", "jse": "JSE"}
 _DATE_KEY = re.compile(r"date|year|founded|establish|formation|formed|born|birth|death|died|"
                        r"start|end|release|publish|open|close|built|since|term|first|last|admit|"
-                       r"inception|dissolv|incorporat|launch|retired|active|elected|as_of|"
+                       r"inception|dissolv|incorporat|launch|retired|active|elected|as_of|turned_?pro|"
                        r"(?:^|_)(?:année|annee|jahr|año|anno|ano|data|datum|fecha|год|года|"
                        r"жыл|жылы)(?:_|$)|основан|құрылған|"
                        r"fondation|création|naissance|décès|geburt|nacimiento|nascita", re.I)
@@ -361,10 +361,12 @@ def _template_text(template: Template, lang: str) -> str | None:
     if lang == "fr" and name in _CENTURY_TEMPLATES and _positional(template):
         numeral = _positional(template)[0].upper()
         return numeral + ("er" if numeral == "I" else "e") + _CENTURY_TEMPLATES[name]
-    if name in ("fossil range", "fossilrange") and _positional(template):
+    if name in _FOSSIL_RANGE_TEMPLATES and _positional(template):
         return _fossil_range(_positional(template))
     if name in _FRACTION_TEMPLATES and _positional(template):
         return _fraction(_positional(template))
+    if name in _SOURCE_TEMPLATES and _positional(template):
+        return _based_on(_positional(template))
     if name.startswith("formatnum:"):
         return name[len("formatnum:"):]
     if name in _SYMBOL_TEMPLATES and not template.params:
@@ -387,6 +389,19 @@ def _template_text(template: Template, lang: str) -> str | None:
     if slot is None or len(args) <= slot:
         return None
     return _BLOCK_TEMPLATES.get(name, "") + args[slot]
+
+
+# A work's source written as a template (`{{based on|''E.R.''|Josep Maria Benet i Jornet}}`):
+# the work, then its authors, each an item
+_SOURCE_TEMPLATES = {"based on"}
+_FOSSIL_RANGE_TEMPLATES = {"fossil range", "fossilrange", "long fossil range"}
+
+
+def _based_on(args: list[str]) -> str:
+    """``{{based on|(stage play) ''E.R.''|Author}}`` -> the work (without its leading note on
+    the medium) and its authors, one per line."""
+    work = re.sub(r"^\s*\([^()]*\)\s*", "", args[0])
+    return "<br />".join([work] + [a for a in args[1:] if a])
 
 
 def _fraction(args: list[str]) -> str:
@@ -544,11 +559,15 @@ def quantity_from_template(template: Template) -> Value | None:
     return Value("quantity", format(metres.normalize(), "f"), "xsd:decimal", unit="m") if metres else None
 
 
+_LAYOUT_TAG = re.compile(r"</?\s*(?:center|div|span|font|p|big|small)\b[^<>]*>", re.I)
+
+
 def clean_inline(code) -> str:
     """Plain text of a value: links to their text, templates and tags removed."""
     text = code.strip_code(normalize=True, collapse=True) if hasattr(code, "strip_code") else code
     text = _INVISIBLE.sub("", html.unescape(text))
     text = re.sub(r"\(\s*\)", "", text)  # `({{Age in years, months and days|…}})` removed
+    text = _LAYOUT_TAG.sub("", text)  # an unclosed `<center>` the parser leaves as text
     return " ".join(text.split()).strip(" ,;·•")
 
 
@@ -699,6 +718,15 @@ _ONE_VALUE_KEY = re.compile(r"name|place|location|city|town|residence|headquarte
                             r"lugar|luogo|nom", re.I)
 
 
+# Keys whose items are institutions, which a place after a comma locates (`work_institutions
+# = [[IHÉS]], France`), and words that name an institution rather than a place
+_INSTITUTION_KEY = re.compile(r"institution|alma_mater|education|employer|workplace|"
+                              r"affiliation|school|college|university|(?:^|_)club", re.I)
+_INSTITUTION_WORD = re.compile(r"universit|college|school|institut|academ|école|ecole|hochschule|"
+                               r"laborator|centre|center|hospital|society|museum|company", re.I)
+_PLACE_PART = re.compile(r"^[A-Z][\w'’.\-]*(?:\s+[A-Z][\w'’.\-]*){0,2}$")
+
+
 def comma_items(item: Wikicode, key: str) -> list[Wikicode]:
     """An item written as a comma list (``rock, pop, jazz``, ``Grocery, [[general
     merchandise]], [[financial services]]``) split into its items, when every part is
@@ -723,7 +751,24 @@ def comma_items(item: Wikicode, key: str) -> list[Wikicode]:
                 parts[-1].append(Text(piece))
     if len(parts) < 2 or not all(_is_list_part("".join(map(str, part)).strip()) for part in parts):
         return [item]
+    if _INSTITUTION_KEY.search(key):
+        parts = _with_locations(parts)
     return [Wikicode(part) for part in parts]
+
+
+def _with_locations(parts: list[list]) -> list[list]:
+    """Institutions' parts with the place after each kept with it: in ``[[IHÉS]], France``
+    the unlinked place after a linked institution says where it is, and is no institution
+    of its own (a part that names one, ``Yale University``, stays an item)."""
+    merged = [parts[0]]
+    for part in parts[1:]:
+        text = "".join(map(str, part)).strip()
+        if any(isinstance(n, Wikilink) for n in merged[-1]) and _PLACE_PART.match(text) \
+                and not _INSTITUTION_WORD.search(text):
+            merged[-1] = merged[-1] + [Text(", ")] + part
+        else:
+            merged.append(part)
+    return merged
 
 
 def _is_list_part(part: str) -> bool:
@@ -761,6 +806,9 @@ def _items(code: Wikicode, lang: str, depth: int = 0) -> list[Wikicode]:
 def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> list[Value]:
     if _READER_NOTE.match(str(code)):
         return []
+    label = _LANGUAGE_LABEL.match(str(code))
+    if label:  # `([[Catalan language|Catalan]]: '''''Actrius''''')`: the name in that language
+        return _typed_text(mwparserfromhell.parse(label["value"]), key, lang)
     code = _links_as_text(code, titles)
     offset = _OFFSET_KEY.search(key) and code.filter_wikilinks() and _LEADING_OFFSET.match(str(code))
     if offset:  # `+4:30 [[Solar Hijri calendar|Solar Calendar]]`: the offset, a note after it
@@ -791,6 +839,8 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
             return [date]
     # (read without its templates: an icon before the value, `{{increase}} [[€]]41.3 billion`)
     bare = "".join(str(node) for node in code.nodes if not isinstance(node, Template))
+    if outside and _AWARD_NAME.match(bare):
+        return _typed_text(_outside_parentheses(code), key, lang)
     if outside and (_is_phrase(code) or _MEASURE.match(bare) or _AMOUNT.match(bare)
                     or _is_link_in_words(bare) or _is_count(bare, titles, lang)
                     or _is_shown_word(links, key)):
@@ -810,6 +860,14 @@ def parse_item(code: Wikicode, key: str, titles: TitleNormalizer, lang: str) -> 
     return _typed_text(code, key, lang)
 
 
+# A language's link as a label before a name (`film name = ([[Catalan language|Catalan]]:
+# '''''Actrius''''')`): the name, in that language; the label's word for language per wiki
+_LANGUAGE_LABEL = re.compile(r"^\s*\(?\s*\[\[[^\[\]|]*\b(?:language|langue|sprache|idioma|lingua|"
+                             r"língua|dili)\b[^\[\]]*\]\]\s*:\s*(?P<value>[^\[\]{}]+?)\s*\)?\s*$", re.I)
+# A link and capitalised words ending in an award's noun (`[[CNRS]] Silver Medal (1977)`): the
+# award named by the whole phrase, not the linked body that gives it
+_AWARD_NAME = re.compile(r"^\s*\[\[[^\[\]]+\]\](?:\s+[A-Z][\w'’.\-]*)*\s+(?:Medal|Prize|Award|"
+                         r"Lecture|Fellowship|Trophy|Professorship)\b\s*(?:\([^()]*\))?\s*$")
 # A number and the words of its unit, linked (`892 مربع [[کلومیٹر]]`, `892 square
 # [[kilometre]]`, `5,000 [[Continental Navy]] sailors`): a measure, not the linked page
 _MEASURE = re.compile(r"^\s*\d[\d.,\u00a0 ]*(?:[^\W\d_]+\s+)*\[\[[^\[\]|]+\]\][^\W\d_]*"
@@ -1084,7 +1142,7 @@ def value_template(node: Template, titles: TitleNormalizer) -> Value | None:
         return Value("url", url, "xsd:anyURI")
     if name in _EXCHANGES and args:
         return Value("string", f"{_EXCHANGES[name]}: {args[0]}")
-    if name == "coord":
+    if name in _COORD_TEMPLATES:
         return coordinates(args)
     if name == "emedicine2" and len(args) >= 2:  # `{{eMedicine2|ped|180}}`: specialty/topic
         return Value("string", f"{args[0]}/{args[1]}")
@@ -1095,6 +1153,10 @@ def value_template(node: Template, titles: TitleNormalizer) -> Value | None:
             code += "." + args[2]
         return Value("string", code)
     return None
+
+
+# {{coord}} under other wikis' names (ku `{{Koord|52|31|0|N|13|24|0|E}}`)
+_COORD_TEMPLATES = {"coord", "koord", "koordinat", "coordinate"}
 
 
 def _fossil_range(args: list[str]) -> str:
@@ -1181,7 +1243,7 @@ def _typed_text(code: Wikicode, key: str, lang: str) -> list[Value]:
             or _NO_VALUE.search(text) or (labelled and _NO_VALUE.search(text[labelled.end(1) + 1:].strip())) \
             or (_PLACEHOLDER.match(text) and not _NAMING_KEY.search(key)):
         return []  # (`Native Allies: Unknown`: a placeholder under its label)
-    if _is_switch(text, key, lang):
+    if _is_switch(text, key, lang) or _is_list_setting(text, key):
         return []
     if _CODE_KEY.search(key):
         return [Value("string", text, lang=lang)]
@@ -1195,6 +1257,19 @@ def _typed_text(code: Wikicode, key: str, lang: str) -> list[Value]:
     if value is None:
         value = Value("string", text, lang=lang)
     return [value]
+
+
+# Keys of a work's list of its own parts (`list_episodes = List of The Ren & Stimpy Show
+# episodes`): its page on them, a related work; not the page a box links for a heading
+_PARTS_LIST_KEY = re.compile(r"episode|chapter|volume|song|track", re.I)
+
+
+def _is_list_setting(text: str, key: str) -> bool:
+    """Whether a value is a list page's title as the page a box links (Asia's
+    `list_countries = List of sovereign states and dependent territories in Asia`,
+    `subsid = List of subsidiaries`): no value, unless a name or a work's parts list."""
+    return bool(_LIST_PAGE.match(text)) and not _NAMING_KEY.search(key) \
+        and not _PARTS_LIST_KEY.search(key)
 
 
 def _is_switch(text: str, key: str, lang: str) -> bool:

@@ -400,6 +400,33 @@ def test_what_is_not_one_number(text):
     ("N", "latNS", [("string", "N")]),
     # set 6, captions: a caption glued to its file word (Aikido's `imagecaption`)
     ('A version of the "four-direction throw" (\'\'shihōnage\'\')', "imagecaption", []),
+    # set 6, a place after a linked institution locates it (Alain Connes); an unlinked
+    # institution stays an item, and countries stay a list
+    ("[[IHÉS]], France", "work_institutions", [("entity", "IHÉS")]),
+    ("[[École Normale Supérieure]], France", "alma_mater", [("entity", "École Normale Supérieure")]),
+    ("[[Harvard University]], Yale University", "institutions",
+     [("entity", "Harvard University"), ("string", "Yale University")]),
+    ("[[France]], Germany", "countries", [("entity", "France"), ("string", "Germany")]),
+    # set 6, value templates: a work's source (Actrius), a long fossil range (Algae)
+    ("{{based on|(stage play) ''E.R.''|Josep Maria Benet i Jornet}}", "based on",
+     [("string", "E.R."), ("string", "Josep Maria Benet i Jornet")]),
+    ("{{based on|''[[Ranma ½]]''|[[Rumiko Takahashi]]}}", "based_on",
+     [("entity", "Ranma ½"), ("entity", "Rumiko Takahashi")]),
+    ("{{long fossil range|Mesoproterozoic|present|ref=}}", "fossil_range",
+     [("string", "Mesoproterozoic – present")]),
+    # set 6, one each: a language's label before a name (Actrius), an award named by a link
+    # and words (Alain Connes), a year a tennis player turned pro (Andre Agassi), a list
+    # page's title as the page a box links (Asia; a work's episode list is its own), an
+    # unclosed <center> (Afghanistan's anthem)
+    ("([[Catalan language|Catalan]]: '''''Actrius''''')", "film name", [("string", "Actrius")]),
+    ("[[CNRS]] Silver Medal (1977)<br/> [[Prize Ampère]] (1980)", "prizes",
+     [("string", "CNRS Silver Medal"), ("entity", "Prize Ampère")]),
+    ("1986", "turnedpro", [("date", "1986")]),
+    ("List of sovereign states and dependent territories in Asia", "list_countries", []),
+    ("List of The Ren & Stimpy Show episodes", "list_episodes",
+     [("string", "List of The Ren & Stimpy Show episodes")]),
+    ("{{transl|ur|ALA-LC|''[[Afghan National Anthem|Millī Surūd]]''}}<br/><center><small>\"The "
+     "National Anthem\"</small>", "national_anthem", [("entity", "Afghan National Anthem")]),
 ])
 def test_infobox_values(raw, key, expected):
     assert [(v.kind, v.value) for v in parse_value(raw, key, TITLES, "en")] == expected
@@ -538,6 +565,9 @@ def test_infobox_values(raw, key, expected):
      [("string", "+4:30", None)]),
     ("12 [[Berlin'in ilçeleri|ilçe]]", "parts", "tr", [("string", "12 ilçe", None)]),
     ("12 [[Berlin'in ilçeleri|Berlin]]", "parts", "tr", [("entity", "Berlin'in ilçeleri", None)]),
+    # set 6: {{coord}} under ku's name (ku Berlîn)
+    ("{{Koord|52|31|0|N|13|24|0|E|display=inline, title}}", "koordînat", "ku",
+     [("point", "POINT(13.4 52.516667)", None)]),
 ])
 def test_infobox_values_of_other_languages(raw, key, lang, expected):
     assert [(v.kind, v.value, v.unit) for v in parse_value(raw, key, TITLES, lang)] == expected
