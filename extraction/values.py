@@ -39,7 +39,11 @@ for _names in ("janvier février mars avril mai juin juillet août septembre oct
                "декабря", "январь февраль март апрель май июнь июль август сентябрь октябрь "
                "ноябрь декабрь", "січня лютого березня квітня травня червня липня серпня "
                "вересня жовтня листопада грудня", "січень лютий березень квітень травень "
-               "червень липень серпень вересень жовтень листопад грудень"):
+               "червень липень серпень вересень жовтень листопад грудень",
+               # no/nb/nn and da, after a day and its dot (`31. desember 2017`, `1. maj 2017`)
+               "januar februar mars april mai juni juli august september oktober november "
+               "desember", "januar februar marts april maj juni juli august september oktober "
+               "november december"):
     for _number, _name in enumerate(_names.split(), 1):
         MONTHS.setdefault(_name, _number)
 
@@ -71,7 +75,11 @@ _TRANSPARENT = {"nowrap": 0, "nobr": 0, "nobreak": 0, "no wrap": 0, "avoid wrap"
                 "plainlink": 0, "transl": -1, "abbr": 0, "unité": 0, "unite": 0, "nombre": 0,
                 "sigfig": 0, "formatnum": 0, "big": 0, "native name": 1,
                 # `{{marriage|[[Laura Huxley]]|1956|1963}}`: the spouse (the years qualify)
-                "marriage": 0, "married": 0}
+                "marriage": 0, "married": 0,
+                # `{{start-date|July 16, 1969, 13:32:00|timezone=yes}}&nbsp;UTC` shows its
+                # date as written: the text, with the time standard after it (a date alone
+                # is then a date; one with a time of day text, as other date-times are kept)
+                "start-date": 0, "end-date": 0}
 # A wrapper's style argument, not its content (`{{longitem|padding-top:0;line-height:1.4em
 # |[[Stagira]]…}}`): CSS declarations of a hyphenated or box property
 _CSS = re.compile(r"^\s*(?:(?:[a-z]+-[a-z-]+|padding|margin|colou?r|background|border|width|height|"
@@ -100,6 +108,11 @@ _PIPED_PAIR = re.compile(r"^\s*(?:\[\[)?([^\[\]{}|]+)\{\{\s*!\s*\}\}([^\[\]{}|]+
 _FLAG_TEMPLATES = {"flag", "flagcountry", "flag country", "flagu", "flag link",
                    "drapeau2", "bandera2", "banergwlad"}
 _URL_TEMPLATES = {"url", "official url", "official website", "website"}
+# Ship templates link the ship's page, named prefix, name, then its hull number or year in
+# parentheses (`{{USS|Yorktown|CV-10|6}}` is [[USS Yorktown (CV-10)]], `{{ship|HMS|Ajax|22}}`
+# [[HMS Ajax (22)]]); the argument after the identifier only picks what the link shows
+_SHIP_PREFIXES = {"uss", "usns", "uscgc", "usrc", "hms", "hmas", "hmcs", "hmnzs", "hmy", "hnlms",
+                  "rms", "sms", "ss", "mv"}
 # Links written as templates: an interlanguage link (``{{ill|Target|de|lt=Text}}``, fr
 # ``{{Lien|Target|lang=de}}``) is a link to its first argument, shown as ``lt``/``texte``
 _LINK_TEMPLATES = {"ill", "interlanguage link", "interlanguage link multi", "illm", "ill2",
@@ -150,7 +163,7 @@ _CODE_KEY = re.compile(r"postal|postcode|post_code|zip|phone|telephone|fax|area_
 # page the image links to (`Flaglink = [[Flag of Alaska|Flag]]`) or a map's caption text
 # (`map_text = Location within [[European Union]] an Germany`)
 _FILE_KEY = re.compile(r"(?:^|_)(?:image|logo|map|flag|seal|signature|photo|picture|"
-                       r"coat_of_arms|emblem|insignia|pushpin_map)(?:_?\d*|_?link|_?(?:size|width|"
+                       r"coat_of_arms|coa|emblem|insignia|pushpin_map)(?:_?\d*|_?link|_?(?:size|width|"
                        r"upright|alt|caption|text|file|name|type))$|(?:^|_)(?:image_?size|upright|alt)$",
                        re.I)
 # Keys whose value is a file, its caption or a layout setting, in any position of the key and
@@ -206,9 +219,11 @@ _CONTINUATION = re.compile(r"^\s*(?:for|of|in|and|with|from|to|de|du|des|pour|en
 # {{Infobox country}}'s `symbol_type` the caption of its coat of arms or emblem, a taxobox's
 # `display_parents` how many parent taxa it shows, ru {{НП}}'s `вид высоты` the label of
 # its height row: `высота НУМ`, {{Infobox unit}}'s `bgcolour` the box's colour: not a
-# `color` or `familycolor` alone, which name the subject's colour or family)
+# `color` or `familycolor` alone, which name the subject's colour or family; {{Infobox
+# spaceflight}}'s `apsis` the word its periapsis/apoapsis labels take: `selene` gives
+# periselene)
 _LAYOUT_KEY = re.compile(r"^(?:ref|width|size|taille|alt|upright|area_magnitude|cianame|"
-                         r"symbol_type|episode_list|volume_list|chapter_list|wikisource|wikiquote|"
+                         r"symbol_type|episode_list|volume_list|chapter_list|wikisource|wikiquote|apsis|"
                          r"display_(?:parents|children|taxa)|вид_высоты)$|_link$|"
                          r"(?:^|_)footnotes?(?:_[a-z])?$|"
                          r"(?:^|_)(?:bg|fg|background|header|title|border|box|text)_?colou?r$", re.I)
@@ -254,6 +269,8 @@ UNITS = {
     "people": "people", "inhabitants": "people", "years": "a", "year": "a", "days": "d",
     "hours": "h", "minutes": "min", "seconds": "s", "/km2": "/km2", "/sq mi": "/sqmi",
     "/km²": "/km2", "/mi²": "/sqmi",
+    # an angle, its symbol or in words (`orbit_inclination = 12&nbsp;degrees`)
+    "°": "deg", "degrees": "deg", "degree": "deg",
     "чел": "people", "человек": "people",  # ru (`6 177 535 чел`)
 }
 _CURRENCY = {"$": "USD", "us$": "USD", "usd": "USD", "€": "EUR", "eur": "EUR", "£": "GBP",
@@ -266,7 +283,7 @@ _NUMBER = re.compile(
     r"milioni|milhões|milliards?|milliarden?|mrd|miliardi|milliers|bilhões|tỷ|triệu|nghìn|ngàn)"
     r"\b\.?)?"
     r"(?:\s*(?:de\s+|d['’]\s*)?(?P<cur_after>US\$|\$|€|£|¥|₹|USD|EUR|GBP|CHF|euros?)(?!\w))?"
-    r"(?:\s*(?P<symbol>%|°[CF]|/km2|/km²|/sq\s?mi)|\s+(?!as of\s)(?P<unit>[^\d\s(][^()]{0,24}?))?"
+    r"(?:\s*(?P<symbol>%|°[CF]|°|/km2|/km²|/sq\s?mi)|\s+(?!as of\s)(?P<unit>[^\d\s(][^()]{0,24}?))?"
     r"\s*(?P<note>\([^()]*\)|as of\s.*)?\s*$", re.I)
 # An estimate's word before an amount (`est. 4.784 billion USD`): the amount, with its unit
 # or currency (a bare `c. 1450` stays text: a year or a count, the estimate unsaid)
@@ -354,6 +371,8 @@ def _template_text(template: Template, lang: str) -> str | None:
     name = _template_name(template)
     if name in _LINK_TEMPLATES:
         return _link_text(template)
+    if name in _SHIP_PREFIXES or name == "ship":
+        return _ship_link(name, _positional(template))
     if name in _COUNTRY_TEMPLATES.get(lang, ()):
         return f"[[{_COUNTRY_TEMPLATES[lang][name]}]]"
     if name == "linktext":  # `{{linktext|三|星}}`: each part linked to Wiktionary, one word
@@ -410,6 +429,21 @@ def _fraction(args: list[str]) -> str:
     if len(parts) < 2:
         return whole + "1⁄" + parts[0]  # `{{frac|8}}` is one eighth
     return whole + _VULGAR.get("/".join(parts), "⁄".join(parts))
+
+
+def _ship_link(name: str, args: list[str]) -> str | None:
+    """``{{USS|Hornet|CV-12|6}}`` -> ``[[USS Hornet (CV-12)]]``, ``{{ship|HMS|Dreadnought|1906}}``
+    -> ``[[HMS Dreadnought (1906)]]``: the ship's page (its prefix, name and identifier)."""
+    if name == "ship":
+        if len(args) < 2:
+            return None
+        name, args = args[0], args[1:]
+    else:
+        name = name.upper()
+    parts = [a for a in args[:2] if a]
+    if not parts or any(c in "".join(parts) for c in "[]{}|"):
+        return None
+    return f"[[{name} {parts[0]}" + (f" ({parts[1]})" if len(parts) > 1 else "") + "]]"
 
 
 def _link_text(template: Template) -> str | None:

@@ -427,6 +427,25 @@ def test_what_is_not_one_number(text):
      [("string", "List of The Ren & Stimpy Show episodes")]),
     ("{{transl|ur|ALA-LC|''[[Afghan National Anthem|Millī Surūd]]''}}<br/><center><small>\"The "
      "National Anthem\"</small>", "national_anthem", [("entity", "Afghan National Anthem")]),
+    # set 7 (Apollo 8, Apollo 11): {{start-date}} shows its date as written, a time of day
+    # and the time standard after it kept as text like the box's other date-times; a date
+    # alone is a date
+    ("{{start-date|December 21, 1968, 12:51:00|timezone=yes}}&nbsp;UTC", "launch_date",
+     [("string", "December 21, 1968, 12:51:00 UTC")]),
+    ("{{end-date|July 24, 1969, 16:50:35|timezone=yes}}&nbsp;UTC<ref>{{cite web|title=A}}</ref>",
+     "landing_date", [("string", "July 24, 1969, 16:50:35 UTC")]),
+    ("{{start-date|July 16, 1969}}", "launch_date", [("date", "1969-07-16")]),
+    # set 7, ship templates are the ship's page: prefix, name, hull number or year
+    ("{{USS|Yorktown|CV-10|6}}", "recovery_by", [("entity", "USS Yorktown (CV-10)")]),
+    ("{{HMS|Exeter|68|6}}", "ships", [("entity", "HMS Exeter (68)")]),
+    ("{{SS|Pedernales}}", "ship", [("entity", "SS Pedernales")]),
+    ("{{ship|HMS|Dreadnought|1906}}", "ship", [("entity", "HMS Dreadnought (1906)")]),
+    # set 7, layout: the spaceflight box's apsis wording; angles are quantities, in words
+    # or by their symbol
+    ("selene", "apsis", []),
+    ("12&nbsp;degrees", "orbit_inclination", [("quantity", "12")]),
+    ("1.25&nbsp;degrees", "orbit_inclination", [("quantity", "1.25")]),
+    ("51.64°", "orbit_inclination", [("quantity", "51.64")]),
 ])
 def test_infobox_values(raw, key, expected):
     assert [(v.kind, v.value) for v in parse_value(raw, key, TITLES, "en")] == expected
@@ -568,6 +587,13 @@ def test_infobox_values(raw, key, expected):
     # set 6: {{coord}} under ku's name (ku Berlîn)
     ("{{Koord|52|31|0|N|13|24|0|E|display=inline, title}}", "koordînat", "ku",
      [("point", "POINT(13.4 52.516667)", None)]),
+    # set 7: Norwegian and Danish dates, a day with its dot then the month's name (no
+    # Berlin); a coat of arms' image size is layout (te Berlin, as tr's map size)
+    ("31. desember 2017", "befolkningsår", "no", [("date", "2017-12-31", None)]),
+    ("1. januar 2001", "grunnlagt", "nn", [("date", "2001-01-01", None)]),
+    ("31. marts 2019", "indbyggertal_år", "da", [("date", "2019-03-31", None)]),
+    ("70", "coa_size", "te", []),
+    ("12&nbsp;degrees", "orbit_inclination", "en", [("quantity", "12", "deg")]),
 ])
 def test_infobox_values_of_other_languages(raw, key, lang, expected):
     assert [(v.kind, v.value, v.unit) for v in parse_value(raw, key, TITLES, lang)] == expected
