@@ -288,7 +288,7 @@ def test_predict_into_the_graph_is_queryable(embedded, late_run, tmp_path):
     for x in shown:
         assert x["text"] == "The capital of Alabama is Montgomery." and 0 <= x["score"] <= 1
         assert (x["relation"] == "no_relation") == (x["relation_iri"] is None)
-    cut = max(x["score"] for x in shown) + 1e-6
+    cut = max(x["score"] for x in shown) + 1e-4  # above the true score: shown ones are rounded to 4 places
     assert predict("--threshold", f"{min(cut, 1.0)}")[0] == []          # nothing reaches it
     for _ in range(2):                                                   # the same claims twice
         _, said = predict("--into", str(graph), "--threshold", "0")
