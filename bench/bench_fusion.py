@@ -210,12 +210,12 @@ class Runs:
         to score the same linked subset: it has no entity layer."""
         command = ["train", "--fusion", mode, "--seed", str(seed), *self.budget, *options]
         kept = self.kept / f"{name}.json.gz"
-        if kept.exists():
-            record = orjson.loads(gzip.decompress(kept.read_bytes()))
-            if record["command"] == command and record["inputs"] == self.inputs:
-                return result(record)
-            print(f"{kept.name}: made by another command or on other inputs; training again",
-                  flush=True)
+        record = same_run(kept, command, self.inputs)
+        if record is None:  # the same run kept under another name (a budget-curve point)
+            record = next(filter(None, (same_run(other, command, self.inputs) for other in
+                                        sorted(self.kept.parent.glob("*/*.json.gz")))), None)
+        if record is not None:
+            return result(record)
         out = self.work / name
         commit = git_commit()  # before training: the code the run was trained with
         if not (out / "metrics.json").exists():
@@ -232,6 +232,14 @@ class Runs:
         partial.write_bytes(gzip_member(orjson.dumps(record)))
         partial.replace(kept)
         return result(record)
+
+
+def same_run(path: Path, command: list[str], inputs: str) -> dict | None:
+    """The kept record at ``path`` if it is a run of ``command`` on these inputs."""
+    if not path.exists():
+        return None
+    record = orjson.loads(gzip.decompress(path.read_bytes()))
+    return record if record["command"] == command and record["inputs"] == inputs else None
 
 
 def result(record: dict) -> dict:
